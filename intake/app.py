@@ -1,0 +1,40 @@
+"""The FastAPI application: routes, error mapping, limits, lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from intake import errors
+from intake.bootstrap import Intake
+from intake.limits import BodyLimitMiddleware
+from intake.metrics import MetricsMiddleware
+from intake.routes import complaints, health
+
+
+def create_app(intake: Intake) -> FastAPI:
+    """An ASGI app serving ``intake``'s object graph."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await intake.start()
+        try:
+            yield
+        finally:
+            await intake.stop()
+
+    app = FastAPI(
+        title="Pasokh intake",
+        version="1",
+        summary="Submit complaints to the city and follow them (Persian and English).",
+        lifespan=lifespan,
+    )
+    app.state.intake = intake
+    errors.install(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=intake.settings.intake.max_body_bytes)
+    app.add_middleware(MetricsMiddleware)
+    app.include_router(complaints.router)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,47 @@
+"""Builds intake's object graph from settings; tests pass their own collaborators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from intake.settings import IntakeSettings
+from services.bus import KafkaPublisher, Publisher
+from services.privacy import Sealer
+from services.store import Store
+from services.taxonomy import Taxonomy, load_taxonomy
+
+
+@dataclass
+class Intake:
+    """Everything a request handler may need."""
+
+    settings: IntakeSettings
+    store: Store
+    publisher: Publisher
+    sealer: Sealer
+    taxonomy: Taxonomy
+
+    async def start(self) -> None:
+        """Connect what needs connecting."""
+        if isinstance(self.publisher, KafkaPublisher):
+            await self.publisher.start()
+        await self.store.ensure_indexes()
+
+    async def stop(self) -> None:
+        """Release connections."""
+        if isinstance(self.publisher, KafkaPublisher):
+            await self.publisher.stop()
+        await self.store.close()
+
+
+def bootstrap(
+    settings: IntakeSettings, *, store: Store | None = None, publisher: Publisher | None = None
+) -> Intake:
+    """intake wired to the real Kafka and MongoDB unless collaborators are given."""
+    return Intake(
+        settings=settings,
+        store=store or Store.connect(settings.mongo, app_name="pasokh-intake"),
+        publisher=publisher or KafkaPublisher(settings.kafka, client_id="pasokh-intake"),
+        sealer=Sealer(settings.secret_key.get_secret_value()),
+        taxonomy=load_taxonomy(settings.taxonomy_file),
+    )

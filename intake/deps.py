@@ -1,0 +1,18 @@
+"""FastAPI dependencies as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from intake.bootstrap import Intake
+
+
+def get_intake(request: Request) -> Intake:
+    """The object graph built at start-up."""
+    intake: Intake = request.app.state.intake
+    return intake
+
+
+IntakeDep = Annotated[Intake, Depends(get_intake)]

@@ -1,0 +1,61 @@
+"""``Idempotency-Key`` on POST: the same key and body get the same answer, once processed.
+
+A key is claimed by inserting a pending record (unique ``_id``) before the work starts, so two
+concurrent requests with one key cannot both do the work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from intake.errors import IdempotencyConflict, IdempotencyMismatch
+from services.errors import DependencyUnavailable
+from services.store import Store
+
+
+def fingerprint(body: bytes) -> str:
+    """The digest that tells whether two requests carry the same body."""
+    return hashlib.sha256(body).hexdigest()
+
+
+def _collection(store: Store) -> Any:
+    return store.db["idempotency_keys"]
+
+
+async def claim(store: Store, scope: str, key: str, body: bytes) -> tuple[int, dict[str, Any]] | None:
+    """Claim ``key``; return the stored (status, body) when this is a replay of a finished request."""
+    record_id = f"{scope}:{key}"
+    digest = fingerprint(body)
+    try:
+        await _collection(store).insert_one(
+            {"_id": record_id, "fingerprint": digest, "state": "pending", "at": datetime.now(UTC)}
+        )
+        return None
+    except DuplicateKeyError:
+        pass
+    except PyMongoError as exc:
+        raise DependencyUnavailable(f"idempotency store: {exc}") from exc
+    existing = await _collection(store).find_one({"_id": record_id})
+    if existing is None:  # released between our insert and read: a retry may claim it
+        raise IdempotencyConflict()
+    if existing["fingerprint"] != digest:
+        raise IdempotencyMismatch()
+    if existing["state"] != "done":
+        raise IdempotencyConflict()
+    return int(existing["status"]), dict(existing["response"])
+
+
+async def complete(store: Store, scope: str, key: str, status: int, response: dict[str, Any]) -> None:
+    """Remember the answer given for ``key``."""
+    await _collection(store).update_one(
+        {"_id": f"{scope}:{key}"}, {"$set": {"state": "done", "status": status, "response": response}}
+    )
+
+
+async def release(store: Store, scope: str, key: str) -> None:
+    """Forget a claim whose request failed, so that a retry can do the work."""
+    await _collection(store).delete_one({"_id": f"{scope}:{key}", "state": "pending"})

@@ -1,0 +1,20 @@
+"""Run the notifier: ``python -m notifier`` or ``pasokh notifier`` (reads PASOKH_* settings)."""
+
+from __future__ import annotations
+
+from notifier.app import create_notifier_app
+from notifier.bootstrap import bootstrap
+from notifier.settings import NotifierSettings
+from services.logs import setup_logging
+from services.worker import run_worker
+
+
+def main() -> None:
+    """Consume complaint events and send SMS until SIGINT/SIGTERM."""
+    settings = NotifierSettings()
+    setup_logging("notifier", settings.log_level)
+    run_worker(create_notifier_app(bootstrap(settings)), log_level=settings.log_level)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""The router's faust app: one agent on ``pasokh.complaints.submitted``, thin by design."""
+
+from __future__ import annotations
+
+import faust
+
+from router.bootstrap import Router
+from router.handlers import handle_submitted
+from services.bus import FaustPublisher
+from services.contracts import topics
+from services.contracts.envelope import Envelope
+from services.worker import MessagePolicy, Readiness, add_operations_pages, consume, create_app
+
+
+def create_router_app(router: Router) -> faust.App:
+    """A faust app whose agent hands each submitted complaint to :func:`handle_submitted`."""
+    settings = router.settings
+    app = create_app("router", settings, settings.router)
+    readiness = Readiness(router.store)
+    add_operations_pages(app, readiness)
+    # The producer object exists now and is started by faust before any message is consumed.
+    publisher = router.publisher or FaustPublisher(app.producer)
+    policy = MessagePolicy("router", publisher)
+
+    async def prepare() -> None:
+        await router.store.ensure_indexes()
+
+    app.task(prepare)
+
+    async def handle(envelope: Envelope) -> None:
+        await handle_submitted(
+            envelope,
+            store=router.store,
+            publisher=publisher,
+            classifier=router.classifier,
+            taxonomy=router.taxonomy,
+            threshold=settings.classifier.triage_threshold,
+        )
+
+    consume(app, topics.SUBMITTED, policy, handle)
+    return app

@@ -1,0 +1,50 @@
+"""A first classifier: the city's keywords per category, matched on normalised text.
+
+It gives the router something honest to run on until the trained model (a later issue) replaces it:
+its confidence is the share of the matched keyword weight that the best category holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.taxonomy import Taxonomy
+from services.text import fold
+
+
+@dataclass(frozen=True)
+class Classification:
+    """A category with the classifier's confidence in it."""
+
+    category: str
+    confidence: float
+    classifier: str
+
+
+class KeywordClassifier:
+    """Scores each category by the keywords found in the text (longer phrases weigh more)."""
+
+    name = "keywords-v1"
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self._taxonomy = taxonomy
+
+    def scores(self, text: str) -> dict[str, float]:
+        """Weight of the keywords of each category found in ``text``."""
+        folded = f" {fold(text)} "
+        scores: dict[str, float] = {}
+        for category in self._taxonomy.categories.values():
+            weight = sum(len(k.split()) for k in category.keywords if k and k in folded)
+            if weight:
+                scores[category.code] = float(weight)
+        return scores
+
+    def classify(self, text: str, *, hint: str | None = None) -> Classification:
+        """The best category; the hint decides when no keyword matches, the fallback when neither."""
+        scores = self.scores(text)
+        if hint in self._taxonomy.categories:
+            scores[hint] = scores.get(hint, 0.0) + 1.0
+        if not scores:
+            return Classification(self._taxonomy.fallback_category, 0.0, self.name)
+        best = max(sorted(scores), key=lambda code: scores[code])
+        return Classification(best, round(scores[best] / sum(scores.values()), 4), self.name)

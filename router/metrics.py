@@ -1,0 +1,11 @@
+"""router's Prometheus metrics (bounded labels: status, category and department codes)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+
+from services.metrics import PREFIX
+
+DECISIONS = Counter(
+    f"{PREFIX}complaints_decided", "Complaints routed or sent to triage", ["status", "category", "department"]
+)

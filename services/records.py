@@ -1,0 +1,115 @@
+"""The complaint record in MongoDB: its shape and the idempotent writes the services make to it.
+
+Every write that comes from an event is applied at most once: the event id is kept in
+``applied_events`` and the update's filter excludes records that already hold it, so a redelivered
+event changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from services.contracts.complaints import ComplaintSubmitted, Decision
+from services.store import Doc, Store
+
+
+def timeline_entry(
+    kind: str, at: datetime, *, event_id: str, note: str | None = None, public: bool = True
+) -> Doc:
+    """One line of a complaint's history."""
+    entry: Doc = {"type": kind, "at": at, "event_id": event_id, "public": public}
+    if note:
+        entry["note"] = note
+    return entry
+
+
+def _base_fields(submitted: ComplaintSubmitted) -> Doc:
+    doc: Doc = {
+        "tracking_code": submitted.tracking_code,
+        "text": submitted.text,
+        "channel": submitted.channel,
+        "created_at": submitted.submitted_at,
+    }
+    optional: dict[str, Any] = {
+        "category_hint": submitted.category_hint,
+        "address": submitted.address,
+        "district": submitted.district,
+        "phone_sealed": submitted.phone_sealed,
+        "phone_hash": submitted.phone_hash,
+        "location": submitted.location.model_dump() if submitted.location else None,
+        "media_urls": submitted.media_urls or None,
+    }
+    doc.update({k: v for k, v in optional.items() if v is not None})
+    return doc
+
+
+async def reserve_tracking_code(store: Store, code: str, complaint_id: str, at: datetime) -> bool:
+    """Claim ``code`` for ``complaint_id``; False if another complaint holds it already."""
+    try:
+        await store.tracking_codes.insert_one({"_id": code, "complaint_id": complaint_id, "at": at})
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+async def record_received(store: Store, submitted: ComplaintSubmitted, *, event_id: str) -> None:
+    """Create the record as ``received`` unless the router got there first (then leave it be)."""
+    await store.complaints.update_one(
+        {"_id": submitted.complaint_id},
+        {
+            "$setOnInsert": {
+                **_base_fields(submitted),
+                "status": "received",
+                "language": submitted.language or "fa",
+                "timeline": [timeline_entry("received", submitted.submitted_at, event_id=event_id)],
+                "applied_events": [event_id],
+            }
+        },
+        upsert=True,
+    )
+
+
+async def apply_decision(
+    store: Store,
+    submitted: ComplaintSubmitted,
+    decision: Decision,
+    *,
+    submitted_event_id: str,
+    decision_event_id: str,
+    status: str,
+    at: datetime,
+) -> bool:
+    """Store the router's decision once; False if ``decision_event_id`` was applied before."""
+    # The record may not exist yet: intake writes it best effort, after Kafka has the event.
+    await record_received(store, submitted, event_id=submitted_event_id)
+    result = await store.complaints.update_one(
+        {"_id": submitted.complaint_id, "applied_events": {"$ne": decision_event_id}},
+        {
+            "$set": {
+                "status": status,
+                "category": decision.category,
+                "department": decision.department,
+                "priority": decision.priority,
+                "language": decision.language,
+                "due_at": decision.due_at,
+                "decided_at": at,
+                "classifier": {"name": decision.classifier, "confidence": decision.confidence},
+            },
+            "$push": {"timeline": timeline_entry(status, at, event_id=decision_event_id)},
+            "$addToSet": {"applied_events": decision_event_id},
+        },
+    )
+    return result.modified_count == 1
+
+
+async def find(store: Store, complaint_id: str) -> Doc | None:
+    """The record of ``complaint_id``, or None."""
+    return await store.complaints.find_one({"_id": complaint_id})
+
+
+async def find_by_tracking_code(store: Store, code: str) -> Doc | None:
+    """The record with tracking code ``code``, or None."""
+    return await store.complaints.find_one({"tracking_code": code})

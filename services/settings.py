@@ -1,0 +1,87 @@
+"""Configuration shared by every Pasokh process (pydantic-settings, prefix ``PASOKH_``, nesting ``__``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The development key is public on purpose: it only protects a developer's own test data.
+# Outside ``env=dev``/``test`` the validator below refuses it.
+DEV_SECRET_KEY = "pasokh-dev-only-secret-key-change-me"
+
+DEFAULT_PORTS = {"intake": 8000, "router": 8001, "notifier": 8002}
+
+
+class KafkaSettings(BaseModel):
+    """Where the Kafka cluster is and how topics are laid out."""
+
+    bootstrap_servers: str | None = Field(
+        default=None,
+        description="host:port[,host:port]; unset means a local broker is started by `pasokh up`.",
+    )
+    topic_partitions: int = Field(default=6, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    request_timeout_ms: int = Field(default=15_000, ge=1_000)
+
+    def servers(self) -> str:
+        """Return the bootstrap servers or fail with a message that says how to set them."""
+        if not self.bootstrap_servers:
+            raise RuntimeError(
+                "PASOKH_KAFKA__BOOTSTRAP_SERVERS is not set (run the service through `pasokh up`)"
+            )
+        return self.bootstrap_servers
+
+
+class MongoSettings(BaseModel):
+    """Where the MongoDB-compatible server is."""
+
+    uri: str | None = Field(
+        default=None, description="mongodb:// URI; unset means a local server is started."
+    )
+    database: str = "pasokh"
+    timeout_ms: int = Field(default=5_000, ge=100)
+
+    def require_uri(self) -> str:
+        """Return the URI or fail with a message that says how to set it."""
+        if not self.uri:
+            raise RuntimeError("PASOKH_MONGO__URI is not set (run the service through `pasokh up`)")
+        return self.uri
+
+
+class HttpSettings(BaseModel):
+    """Where a service listens for HTTP (API or /healthz, /readyz, /metrics)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+
+class PasokhSettings(BaseSettings):
+    """Settings every process reads; each service subclasses it with its own group."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PASOKH_",
+        env_nested_delimiter="__",
+        secrets_dir=None,
+        extra="ignore",
+    )
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    data_dir: Path = Path("var")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    taxonomy_file: Path | None = Field(
+        default=None, description="TOML file with the city's categories and departments; default: built-in."
+    )
+    kafka: KafkaSettings = KafkaSettings()
+    mongo: MongoSettings = MongoSettings()
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret_in_prod(self) -> PasokhSettings:
+        if self.env == "prod" and self.secret_key.get_secret_value() == DEV_SECRET_KEY:
+            raise ValueError("PASOKH_SECRET_KEY must be set to a real secret when PASOKH_ENV=prod")
+        if len(self.secret_key.get_secret_value()) < 16:
+            raise ValueError("PASOKH_SECRET_KEY must be at least 16 characters")
+        return self

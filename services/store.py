@@ -1,0 +1,75 @@
+"""MongoDB adapter: the async client, the collections and their indexes.
+
+Only features that MongoDB-compatible servers such as FerretDB v1 share with MongoDB are used
+(no transactions, change streams, TTL/text/partial indexes); see INFRA.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ASCENDING, AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+from services.errors import DependencyUnavailable
+from services.settings import MongoSettings
+
+Doc = dict[str, Any]
+
+
+class Store:
+    """One connection pool to the Pasokh database and its collections."""
+
+    def __init__(self, client: AsyncMongoClient[Doc], database: str) -> None:
+        self.client = client
+        self.db: AsyncDatabase[Doc] = client[database]
+
+    @classmethod
+    def connect(cls, settings: MongoSettings, *, app_name: str = "pasokh") -> Store:
+        """Create the client (connections are opened lazily, on first use)."""
+        client: AsyncMongoClient[Doc] = AsyncMongoClient(
+            settings.require_uri(),
+            appname=app_name,
+            serverSelectionTimeoutMS=settings.timeout_ms,
+            connectTimeoutMS=settings.timeout_ms,
+            tz_aware=True,
+        )
+        return cls(client, settings.database)
+
+    @property
+    def complaints(self) -> AsyncCollection[Doc]:
+        """Current state of every complaint, keyed by complaint id."""
+        return self.db["complaints"]
+
+    @property
+    def tracking_codes(self) -> AsyncCollection[Doc]:
+        """Tracking codes handed out, unique, keyed by the code."""
+        return self.db["tracking_codes"]
+
+    @property
+    def notifications(self) -> AsyncCollection[Doc]:
+        """One record per (event, recipient, template), written before the SMS is sent."""
+        return self.db["notifications"]
+
+    async def ensure_indexes(self) -> None:
+        """Create the indexes every service relies on (idempotent)."""
+        await self.complaints.create_index([("tracking_code", ASCENDING)], unique=True, name="tracking_code")
+        await self.complaints.create_index(
+            [("department", ASCENDING), ("status", ASCENDING), ("due_at", ASCENDING)], name="inbox"
+        )
+        await self.notifications.create_index(
+            [("complaint_id", ASCENDING), ("created_at", ASCENDING)], name="by_complaint"
+        )
+
+    async def ping(self) -> None:
+        """Raise :class:`DependencyUnavailable` unless the server answers."""
+        try:
+            await self.client.admin.command("ping")
+        except PyMongoError as exc:
+            raise DependencyUnavailable(f"MongoDB did not answer: {exc}") from exc
+
+    async def close(self) -> None:
+        """Close every connection."""
+        await self.client.close()

@@ -1,0 +1,70 @@
+"""Persian/English text normalisation shared by intake (validation) and router (classification)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Literal
+
+ZWNJ = "\u200c"
+_TATWEEL = "\u0640"
+# Arabic letter forms citizens' keyboards produce, mapped to their Persian forms.
+_LETTERS = str.maketrans(
+    {
+        "\u064a": "\u06cc",  # ي → ی
+        "\u0649": "\u06cc",  # ى → ی
+        "\u0643": "\u06a9",  # ك → ک
+        "\u0629": "\u0647",  # ة → ه
+        "\u0624": "\u0648",  # ؤ → و
+        "\u0623": "\u0627",  # أ → ا
+        "\u0625": "\u0627",  # إ → ا
+        _TATWEEL: None,
+    }
+)
+_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
+_TO_PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+# Bidi controls and zero-width marks other than ZWNJ carry no meaning in a complaint.
+_INVISIBLE = re.compile("[\u200b\u200d\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_SPACES = re.compile(r"\s+")
+_ZWNJ_RUNS = re.compile(f"{ZWNJ}{{2,}}")
+_ZWNJ_AROUND_SPACE = re.compile(f" ?{ZWNJ} ?")
+
+
+def to_latin_digits(text: str) -> str:
+    """Replace Persian and Arabic-Indic digits with ASCII digits."""
+    return text.translate(_DIGITS)
+
+
+def to_persian_digits(text: str) -> str:
+    """Replace ASCII digits with Persian digits (for text a citizen reads)."""
+    return text.translate(_TO_PERSIAN_DIGITS)
+
+
+def _strip_marks(text: str) -> str:
+    # Diacritics (harakat, tanwin, shadda…) are Unicode category Mn; ZWNJ is Cf and is kept.
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
+
+
+def normalize(text: str) -> str:
+    """Canonical form of citizen text: one letter form, ASCII digits, no diacritics, tidy spaces."""
+    text = unicodedata.normalize("NFC", text)
+    text = text.translate(_LETTERS)
+    text = to_latin_digits(text)
+    text = _strip_marks(text)
+    text = _INVISIBLE.sub("", text)
+    text = _ZWNJ_RUNS.sub(ZWNJ, text)
+    text = _SPACES.sub(" ", text)
+    text = _ZWNJ_AROUND_SPACE.sub(lambda m: " " if " " in m.group(0) else ZWNJ, text)
+    return text.strip(" " + ZWNJ)
+
+
+def fold(text: str) -> str:
+    """A matching key: normalised, lower-cased, ZWNJ as a space."""
+    return normalize(text).replace(ZWNJ, " ").casefold()
+
+
+def detect_language(text: str) -> Literal["fa", "en"]:
+    """``fa`` when most letters are Arabic-script, ``en`` when most are Latin, ``fa`` when none."""
+    arabic = sum(1 for ch in text if "\u0600" <= ch <= "\u06ff" or "\ufb50" <= ch <= "\ufeff")
+    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    return "en" if latin > arabic else "fa"

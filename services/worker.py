@@ -1,0 +1,194 @@
+"""What router and notifier share as faust-streaming workers.
+
+The app factory (at-least-once: offsets are committed after a message's handler returns), the
+per-message error policy, and the /healthz, /readyz and /metrics pages on faust's web server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from faust.web import Request, Response, View
+from pymongo.errors import ConnectionFailure
+
+from services.bus import Publisher, dead_letter
+from services.contracts.envelope import Envelope, from_kafka
+from services.errors import InvalidEvent
+from services.metrics import exposition
+from services.settings import HttpSettings, PasokhSettings
+from services.store import Store
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Envelope], Awaitable[None]]
+
+
+def create_app(name: str, settings: PasokhSettings, http: HttpSettings) -> faust.App:
+    """A faust app for service ``name`` reading raw bytes (CloudEvents are decoded by the handler)."""
+    brokers = ";".join(f"kafka://{s.strip()}" for s in settings.kafka.servers().split(","))
+    (settings.data_dir / name).mkdir(parents=True, exist_ok=True)
+    return faust.App(
+        f"pasokh-{name}",
+        broker=brokers,
+        key_serializer="raw",
+        value_serializer="raw",
+        store="memory://",
+        datadir=str(settings.data_dir / name),
+        topic_partitions=settings.kafka.topic_partitions,
+        topic_replication_factor=settings.kafka.replication_factor,
+        topic_allow_declare=False,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        web_enabled=True,
+        web_bind=http.host,
+        web_host=http.host,
+        web_port=http.port,
+        web_in_thread=False,
+        autodiscover=False,
+    )
+
+
+def _transient(exc: BaseException) -> bool:
+    """Errors of the infrastructure, not of the message: wait and try the same message again."""
+    return isinstance(exc, ConnectionFailure) or bool(getattr(exc, "retriable", False))
+
+
+@dataclass
+class MessagePolicy:
+    """Runs a handler on one Kafka message with Pasokh's error policy.
+
+    invalid → dead-letter; infrastructure unavailable → retry with capped exponential backoff and
+    jitter until it answers (the message is fine, losing it would be wrong); anything else →
+    ``max_attempts`` tries, then dead-letter with the reason. The worker never crashes on a message.
+    """
+
+    service: str
+    publisher: Publisher
+    max_attempts: int = 3
+    base_delay: float = 0.2
+    max_delay: float = 30.0
+
+    async def run(
+        self, handler: Handler, *, topic: str, partition: int, offset: int, key: Any, value: Any
+    ) -> None:
+        """Process one message to completion (done, or dead-lettered)."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                envelope = from_kafka(value, key)
+                await handler(envelope)
+                return
+            except InvalidEvent as exc:
+                reason = f"invalid event: {exc}"
+            except Exception as exc:
+                if _transient(exc):
+                    delay = min(self.max_delay, self.base_delay * 2 ** min(attempt, 16)) * random.uniform(
+                        0.5, 1
+                    )
+                    log.warning(
+                        "dependency unavailable; retrying the same message",
+                        extra={"topic": topic, "partition": partition, "offset": offset, "error": repr(exc)},
+                    )
+                    await asyncio.sleep(delay)
+                    continue
+                if attempt < self.max_attempts:
+                    log.warning("handler failed; retrying", exc_info=True, extra={"offset": offset})
+                    await asyncio.sleep(self.base_delay * 2**attempt)
+                    continue
+                log.exception("handler failed after %d attempts", attempt)
+                reason = f"{type(exc).__name__}: {exc}"
+            await dead_letter(
+                self.publisher,
+                service=self.service,
+                reason=reason,
+                topic=topic,
+                partition=partition,
+                offset=offset,
+                key=key,
+                value=value,
+            )
+            return
+
+
+@dataclass
+class Readiness:
+    """What /readyz checks for a worker: MongoDB answers and Kafka gave us partitions once."""
+
+    store: Store
+    assigned_once: bool = False
+
+    async def check(self) -> dict[str, str]:
+        """Each dependency → "ok" or why not."""
+        checks = {"kafka": "ok" if self.assigned_once else "waiting for partition assignment"}
+        try:
+            await self.store.ping()
+            checks["mongo"] = "ok"
+        except Exception as exc:
+            checks["mongo"] = str(exc)
+        return checks
+
+
+def add_operations_pages(app: faust.App, readiness: Readiness) -> None:
+    """Serve /healthz, /readyz and /metrics from the worker's web server."""
+
+    async def _assigned(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        readiness.assigned_once = True
+
+    app.on_partitions_assigned.connect(_assigned)
+
+    @app.page("/healthz")
+    async def healthz(web: View, request: Request) -> Response:
+        return web.json({"status": "ok"})
+
+    @app.page("/readyz")
+    async def readyz(web: View, request: Request) -> Response:
+        checks = await readiness.check()
+        ready = all(v == "ok" for v in checks.values())
+        return web.json(
+            {"status": "ready" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
+        )
+
+    @app.page("/metrics")
+    async def metrics(web: View, request: Request) -> Response:
+        body, content_type = exposition()
+        # aiohttp refuses a charset inside content_type=, so the header is set whole.
+        return web.bytes(body, headers={"Content-Type": content_type})
+
+
+def run_worker(app: faust.App, *, log_level: str) -> None:
+    """Run ``app`` until SIGINT/SIGTERM, keeping Pasokh's JSON logging."""
+    worker = faust.Worker(
+        app,
+        loglevel=log_level,
+        quiet=True,
+        redirect_stdouts=False,
+        override_logging=False,
+    )
+    worker.execute_from_commandline()
+
+
+def consume(app: faust.App, topic: str, policy: MessagePolicy, handler: Handler) -> None:
+    """Register an agent that runs ``handler`` on every message of ``topic`` under ``policy``."""
+    channel = app.topic(topic, key_type=bytes, value_type=bytes)
+
+    async def agent(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            await policy.run(
+                handler,
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                key=message.key,
+                value=message.value,
+            )
+
+    agent.__name__ = agent.__qualname__ = f"{policy.service}_agent"
+    app.agent(channel, name=f"{policy.service}.{topic}")(agent)

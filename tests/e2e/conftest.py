@@ -1,0 +1,57 @@
+"""The whole system as processes (`pasokh up` on the session's Kafka and MongoDB), SMS captured."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pymongo import MongoClient
+
+from pasokh.infra.local import LocalInfra
+from tests.support.sms_server import SmsCapture
+from tests.support.system import PasokhUp
+
+
+@pytest.fixture(scope="module")
+def sms() -> Iterator[SmsCapture]:
+    """The fake SMS provider: a real HTTP server."""
+    capture = SmsCapture().start()
+    yield capture
+    capture.stop()
+
+
+@pytest.fixture(scope="module")
+def system(
+    infra: LocalInfra, sms: SmsCapture, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PasokhUp]:
+    """`pasokh up` with the session's servers, its own database, the http SMS provider."""
+    up = PasokhUp(
+        tmp_path_factory.mktemp("up"),
+        {
+            **infra.env(),
+            "PASOKH_MONGO__DATABASE": f"pasokh_e2e_{uuid.uuid4().hex[:8]}",
+            "PASOKH_SMS__PROVIDER": "http",
+            "PASOKH_SMS__URL": sms.url,
+            "PASOKH_NOTIFIER__RETRY_BASE_SECONDS": "0.05",
+        },
+    ).start()
+    yield up
+    assert up.stop() == 0, up.output()[-4000:]
+
+
+@pytest.fixture(scope="module")
+def db(system: PasokhUp, infra: LocalInfra) -> Iterator[object]:
+    """The system's MongoDB database, read directly to check what is stored."""
+    client: MongoClient[dict[str, object]] = MongoClient(infra.mongo_uri, tz_aware=True)
+    yield client[system.env["PASOKH_MONGO__DATABASE"]]
+    client.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e is marked e2e."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.e2e)
