@@ -48,7 +48,7 @@ async def submit_complaint(
     """Publish a new complaint; return only once Kafka has acknowledged it."""
     if body.category is not None and body.category not in taxonomy.categories:
         raise UnknownCategory(body.category)
-    now = datetime.now(UTC)
+    now = records.store_precision(datetime.now(UTC))
     complaint_id = str(uuid.uuid4())
     code = await _reserve_tracking_code(store, complaint_id, now)
     submitted = ComplaintSubmitted(

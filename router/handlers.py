@@ -58,7 +58,7 @@ async def handle_submitted(
             "decision already stored; announcing it again", extra={"complaint_id": submitted.complaint_id}
         )
     else:
-        now = clock()
+        now = records.store_precision(clock())
         classification = classifier.classify(submitted.text, hint=submitted.category_hint)
         decision = decide(submitted, classification, taxonomy=taxonomy, threshold=threshold, now=now)
         status = "routed" if isinstance(decision, ComplaintRouted) else "triage"

@@ -16,6 +16,11 @@ from services.contracts.complaints import ComplaintSubmitted, Decision
 from services.store import Doc, Store
 
 
+def store_precision(at: datetime) -> datetime:
+    """``at`` cut to milliseconds, the precision BSON keeps, so stored and announced times agree."""
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+
+
 def timeline_entry(
     kind: str, at: datetime, *, event_id: str, note: str | None = None, public: bool = True
 ) -> Doc:

@@ -79,5 +79,6 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
         for code, entry in doc.get(section, {}).items():
             entry["code"] = code
     for entry in doc.get("categories", {}).values():
-        entry["keywords"] = tuple(fold(k) for k in entry.get("keywords", ()))
+        # Folding merges spellings ("پیاده‌رو", "پیاده رو"); count each phrase once.
+        entry["keywords"] = tuple(dict.fromkeys(fold(k) for k in entry.get("keywords", ())))
     return Taxonomy.model_validate(doc)
