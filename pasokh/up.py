@@ -30,10 +30,13 @@ def run(environ: dict[str, str], *, log_dir: Path | None = None) -> int:
     settings = PasokhSettings()
     stop = threading.Event()
     received: list[int] = []
+    starting = True
 
     def on_signal(signum: int, _frame: object) -> None:
         received.append(signum)
         stop.set()
+        if starting:  # abort a download, a build or a wait at once; `finally` cleans up
+            raise KeyboardInterrupt
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     infra = LocalInfra(settings, settings.data_dir.resolve() / "infra")
@@ -41,11 +44,9 @@ def run(environ: dict[str, str], *, log_dir: Path | None = None) -> int:
     status = 0
     try:
         infra.start()
-        if stop.is_set():
-            return 130
-        ports = _ports(environ)
-        services = start_services(ports, infra.env(), log_dir=log_dir)
+        services = start_services(_ports(environ), infra.env(), log_dir=log_dir)
         wait_ready(services)
+        starting = False
         intake_url = services[0].url
         print("\nPasokh is up:", flush=True)
         for service in services:
@@ -55,14 +56,19 @@ def run(environ: dict[str, str], *, log_dir: Path | None = None) -> int:
         print("Press Ctrl-C to stop.\nready", flush=True)
         while not stop.wait(1.0):
             check_alive(services)
+    except KeyboardInterrupt:
+        status = 130
     except InfraError as exc:
         print(f"\npasokh up: {exc}", flush=True)
         status = 1
     finally:
+        starting = False
         print("stopping…", flush=True)
-        for sig, handler in previous.items():
-            signal.signal(sig, signal.SIG_IGN if sig in received else handler)
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
         stop_services(services)
         infra.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         print("stopped.", flush=True)
     return status

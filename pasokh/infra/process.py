@@ -98,19 +98,25 @@ class ManagedProcess:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def wait_until(self, ready: Callable[[], bool], *, timeout: float, what: str) -> None:
-        """Poll ``ready`` until it is true; fail naming ``what`` if the child exits or time runs out."""
+        """Poll ``ready`` until it is true. If the child exits or time runs out, stop it and raise
+        :class:`InfraError` naming ``what`` with the end of the child's log."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.alive():
                 code = self.proc.returncode if self.proc else None
-                raise InfraError(what, f"{self.name} exited with code {code}\n{self.log_tail()}")
+                problem = f"{self.name} exited with code {code}"
+                break
             try:
                 if ready():
                     return
             except Exception:  # not ready yet; the readiness probe's own errors are expected
                 pass
             time.sleep(0.25)
-        raise InfraError(what, f"{self.name} not ready after {timeout:.0f}s\n{self.log_tail()}")
+        else:
+            problem = f"{self.name} not ready after {timeout:.0f}s"
+        tail = self.log_tail()
+        self.stop(timeout=10)
+        raise InfraError(what, f"{problem}\n{tail}")
 
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM the child's process group, then SIGKILL it after ``timeout`` seconds."""
