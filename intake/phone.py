@@ -8,7 +8,7 @@ from services.text import to_latin_digits
 
 _SEPARATORS = re.compile(r"[\s\-().\u200c\u200e\u200f]")
 # Iranian mobile numbers: 9 followed by nine digits once the country or trunk prefix is removed.
-_MOBILE = re.compile(r"9\d{9}")
+_MOBILE = re.compile(r"9[0-9]{9}")
 
 
 def normalize_phone(raw: str) -> str:

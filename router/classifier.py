@@ -6,6 +6,7 @@ its confidence is the share of the matched keyword weight that the best category
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from services.taxonomy import Taxonomy
@@ -21,6 +22,15 @@ class Classification:
     classifier: str
 
 
+# Persian plural and ezafe endings and English plurals a keyword may carry and still be itself.
+_SUFFIXES = "(?:ها|های|هایی|ی|ای|ان|s|es)?"
+
+
+def _pattern(keyword: str) -> re.Pattern[str]:
+    # Whole words only: «دود» (smoke) must not fire inside «حدود», nor "ice" inside "police".
+    return re.compile(rf"(?<!\w){re.escape(keyword)}{_SUFFIXES}(?!\w)")
+
+
 class KeywordClassifier:
     """Scores each category by the keywords found in the text (longer phrases weigh more)."""
 
@@ -28,19 +38,27 @@ class KeywordClassifier:
 
     def __init__(self, taxonomy: Taxonomy) -> None:
         self._taxonomy = taxonomy
+        self._patterns = {
+            category.code: [(_pattern(k), len(k.split())) for k in category.keywords if k]
+            for category in taxonomy.categories.values()
+        }
 
     def scores(self, text: str) -> dict[str, float]:
         """Weight of the keywords of each category found in ``text``."""
-        folded = f" {fold(text)} "
+        folded = fold(text)
         scores: dict[str, float] = {}
-        for category in self._taxonomy.categories.values():
-            weight = sum(len(k.split()) for k in category.keywords if k and k in folded)
+        for code, patterns in self._patterns.items():
+            weight = sum(w for pattern, w in patterns if pattern.search(folded))
             if weight:
-                scores[category.code] = float(weight)
+                scores[code] = float(weight)
         return scores
 
     def classify(self, text: str, *, hint: str | None = None) -> Classification:
-        """The best category; the hint decides when no keyword matches, the fallback when neither."""
+        """The best category; the hint decides when no keyword matches, the fallback when neither.
+
+        Confidence is the best category's share of all matched weight, so a tie between two
+        categories scores 0.5 and falls under the default triage threshold.
+        """
         scores = self.scores(text)
         if hint in self._taxonomy.categories:
             scores[hint] = scores.get(hint, 0.0) + 1.0

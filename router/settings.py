@@ -16,7 +16,7 @@ class RouterOptions(HttpSettings):
 class ClassifierOptions(BaseModel):
     """Below ``triage_threshold`` a complaint goes to the triage desk instead of a department."""
 
-    triage_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    triage_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
 
 
 class RouterSettings(PasokhSettings):

@@ -26,8 +26,8 @@ _TO_PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 # Bidi controls and zero-width marks other than ZWNJ carry no meaning in a complaint.
 _INVISIBLE = re.compile("[\u200b\u200d\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _SPACES = re.compile(r"\s+")
-_ZWNJ_RUNS = re.compile(f"{ZWNJ}{{2,}}")
-_ZWNJ_AROUND_SPACE = re.compile(f" ?{ZWNJ} ?")
+# A run of spaces and ZWNJs separates two words once: by a space if the run holds one, else by ZWNJ.
+_SEPARATOR_RUNS = re.compile(f"[ {ZWNJ}]+")
 
 
 def to_latin_digits(text: str) -> str:
@@ -52,15 +52,17 @@ def normalize(text: str) -> str:
     text = to_latin_digits(text)
     text = _strip_marks(text)
     text = _INVISIBLE.sub("", text)
-    text = _ZWNJ_RUNS.sub(ZWNJ, text)
+    # Removing marks can bring together characters that compose (e.g. Hangul jamo).
+    text = unicodedata.normalize("NFC", text)
     text = _SPACES.sub(" ", text)
-    text = _ZWNJ_AROUND_SPACE.sub(lambda m: " " if " " in m.group(0) else ZWNJ, text)
+    text = _SEPARATOR_RUNS.sub(lambda m: " " if " " in m.group(0) else ZWNJ, text)
     return text.strip(" " + ZWNJ)
 
 
 def fold(text: str) -> str:
     """A matching key: normalised, lower-cased, ZWNJ as a space."""
-    return normalize(text).replace(ZWNJ, " ").casefold()
+    # casefold can produce combining marks ("İ" → "i̇"): normalise its result again.
+    return normalize(normalize(text).casefold()).replace(ZWNJ, " ")
 
 
 def detect_language(text: str) -> Literal["fa", "en"]:

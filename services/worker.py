@@ -89,14 +89,11 @@ class MessagePolicy:
                 reason = f"invalid event: {exc}"
             except Exception as exc:
                 if _transient(exc):
-                    delay = min(self.max_delay, self.base_delay * 2 ** min(attempt, 16)) * random.uniform(
-                        0.5, 1
-                    )
                     log.warning(
                         "dependency unavailable; retrying the same message",
                         extra={"topic": topic, "partition": partition, "offset": offset, "error": repr(exc)},
                     )
-                    await asyncio.sleep(delay)
+                    await asyncio.sleep(self._delay(attempt))
                     continue
                 if attempt < self.max_attempts:
                     log.warning("handler failed; retrying", exc_info=True, extra={"offset": offset})
@@ -104,17 +101,39 @@ class MessagePolicy:
                     continue
                 log.exception("handler failed after %d attempts", attempt)
                 reason = f"{type(exc).__name__}: {exc}"
-            await dead_letter(
-                self.publisher,
-                service=self.service,
-                reason=reason,
-                topic=topic,
-                partition=partition,
-                offset=offset,
-                key=key,
-                value=value,
+            await self._dead_letter(
+                reason, topic=topic, partition=partition, offset=offset, key=key, value=value
             )
             return
+
+    async def _dead_letter(
+        self, reason: str, *, topic: str, partition: int, offset: int, key: Any, value: Any
+    ) -> None:
+        # The offset is committed only after this returns, so the message must reach the
+        # dead-letter topic: wait out a Kafka that does not answer, like any other dependency.
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await dead_letter(
+                    self.publisher,
+                    service=self.service,
+                    reason=reason,
+                    topic=topic,
+                    partition=partition,
+                    offset=offset,
+                    key=key,
+                    value=value,
+                )
+                return
+            except Exception as exc:
+                if not _transient(exc):
+                    raise
+                log.warning("dead-letter topic unavailable; retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(self._delay(attempt))
+
+    def _delay(self, attempt: int) -> float:
+        return float(min(self.max_delay, self.base_delay * 2 ** min(attempt, 16)) * random.uniform(0.5, 1))
 
 
 @dataclass

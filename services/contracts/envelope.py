@@ -110,7 +110,8 @@ def from_kafka(value: bytes | None, key: bytes | None = None) -> Envelope:
     message = ce_kafka.KafkaMessage(headers={}, key=None, value=value)
     try:
         event = ce_kafka.from_structured_event(message)
-    except (BaseCloudEventException, ValueError, TypeError, KeyError) as exc:
+    except (BaseCloudEventException, ValueError, TypeError, KeyError, AttributeError) as exc:
+        # AttributeError: valid JSON that is not an object (an array, a string, null).
         raise InvalidEvent(f"not a CloudEvents 1.0 structured JSON message: {exc}") from exc
     if event.get_specversion() != "1.0":
         raise InvalidEvent(f"unsupported CloudEvents specversion {event.get_specversion()}")
