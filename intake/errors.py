@@ -27,6 +27,14 @@ class BodyTooLarge(PasokhError):
     """The request body is larger than the configured limit."""
 
 
+class Unauthorized(PasokhError):
+    """No valid API key was presented."""
+
+
+class Forbidden(PasokhError):
+    """The key is valid but does not allow this action."""
+
+
 class UnknownCategory(PasokhError):
     """The category hint is not one of this city's service codes."""
 
@@ -39,6 +47,13 @@ ERRORS: dict[type[Exception], tuple[int, str, str, str]] = {
         "اطلاعات ارسال‌شده معتبر نیست؛ جزئیات را ببینید.",
         "The request is not valid; see details.",
     ),
+    Unauthorized: (
+        401,
+        "unauthorized",
+        "کلید دسترسی معتبر لازم است.",
+        "A valid API key is required (Authorization: Bearer <key>).",
+    ),
+    Forbidden: (403, "forbidden", "این کلید اجازه این کار را ندارد.", "This key does not allow this action."),
     NotFound: (404, "not_found", "موردی با این مشخصات پیدا نشد.", "Nothing was found with these details."),
     IdempotencyConflict: (
         409,
@@ -86,6 +101,8 @@ def error_response(exc: Exception, details: Any = None) -> JSONResponse:
     if details is not None:
         body["details"] = details
     headers = {"Retry-After": "5"} if status in (409, 503) else None
+    if status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="pasokh"'}
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import click
+
+if TYPE_CHECKING:
+    from services.store import Store
+
+T = TypeVar("T")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -58,6 +66,84 @@ def topics() -> None:
 
     created = ensure_topics(PasokhSettings().kafka)
     click.echo(f"created: {', '.join(created)}" if created else "all topics present")
+
+
+@main.group()
+def keys() -> None:
+    """Manage API keys of partner systems and staff (stored hashed in MongoDB at PASOKH_MONGO__URI)."""
+
+
+def _with_store(work: Callable[[Store], Awaitable[T]]) -> T:
+    from services.settings import PasokhSettings
+    from services.store import Store
+
+    async def run() -> T:
+        store = Store.connect(PasokhSettings().mongo, app_name="pasokh-cli")
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+@keys.command("create")
+@click.option("--name", required=True, help="Who the key is for, e.g. '137 call centre'.")
+@click.option(
+    "--scopes",
+    required=True,
+    help="Comma-separated: complaints:write, complaints:read, events:write, staff, admin.",
+)
+@click.option(
+    "--role", type=click.Choice(["operator", "department", "supervisor", "admin"]), help="Staff keys only."
+)
+@click.option(
+    "--department", "departments", multiple=True, help="Department code a staff key may act on (repeat)."
+)
+def keys_create(name: str, scopes: str, role: str | None, departments: tuple[str, ...]) -> None:
+    """Create a key and print it once; only a digest is stored."""
+    from intake import auth
+
+    try:
+        key, doc = _with_store(
+            lambda store: auth.create_key(
+                store,
+                name=name,
+                scopes=[s.strip() for s in scopes.split(",") if s.strip()],
+                role=cast("auth.Role | None", role),
+                departments=departments,
+            )
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(f"key id: {doc['_id']}\nscopes: {', '.join(doc['scopes'])}")
+    click.echo(f"\n{key}\n\nKeep it now: it is not shown again.")
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """List keys (id, name, scopes, role, departments, created, revoked)."""
+    from intake import auth
+
+    for doc in _with_store(auth.list_keys):
+        revoked = f" REVOKED {doc['revoked_at']:%Y-%m-%d}" if doc.get("revoked_at") else ""
+        staff = (
+            f" role={doc['role']} departments={','.join(doc['departments']) or '-'}"
+            if doc.get("role")
+            else ""
+        )
+        click.echo(f"{doc['_id']}  {doc['name']}  [{', '.join(doc['scopes'])}]{staff}{revoked}")
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key at once."""
+    from intake import auth
+
+    if not _with_store(lambda store: auth.revoke(store, key_id)):
+        raise click.ClickException(f"no active key {key_id}")
+    click.echo(f"revoked {key_id}")
 
 
 @main.command()

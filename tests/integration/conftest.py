@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from intake.app import create_app
+from intake.bootstrap import Intake, bootstrap
+from intake.settings import IntakeSettings
 from pasokh.infra.local import LocalInfra
 from services.bus import KafkaPublisher
 from services.settings import KafkaSettings, MongoSettings
@@ -32,6 +36,26 @@ async def publisher(infra: LocalInfra) -> AsyncIterator[KafkaPublisher]:
     await publisher.start()
     yield publisher
     await publisher.stop()
+
+
+@pytest.fixture
+async def intake_app(infra: LocalInfra, database: str) -> AsyncIterator[tuple[httpx.AsyncClient, Intake]]:
+    """intake in this process on the real broker and a database of its own, with an HTTP client.
+
+    Yields (client, intake); ``intake.store`` is the database, ``intake.settings`` its settings.
+    """
+    settings = IntakeSettings(
+        kafka=KafkaSettings(bootstrap_servers=infra.bootstrap_servers),
+        mongo=MongoSettings(uri=infra.mongo_uri, database=database),
+    )
+    intake = bootstrap(settings)
+    app = create_app(intake)
+    await intake.start()
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://intake.test") as client:
+        yield client, intake
+    await intake.store.client.drop_database(database)
+    await intake.stop()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
