@@ -11,7 +11,7 @@ from intake import errors
 from intake.bootstrap import Intake
 from intake.limits import BodyLimitMiddleware
 from intake.metrics import MetricsMiddleware
-from intake.routes import complaints, health
+from intake.routes import complaints, health, staff
 
 
 def create_app(intake: Intake) -> FastAPI:
@@ -36,5 +36,6 @@ def create_app(intake: Intake) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=intake.settings.intake.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
     app.include_router(complaints.router)
+    app.include_router(staff.router)
     app.include_router(health.router)
     return app

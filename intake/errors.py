@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.errors import DependencyUnavailable, NotFound, PasokhError
+from services.lifecycle import InvalidTransition
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,10 @@ class Unauthorized(PasokhError):
 
 class Forbidden(PasokhError):
     """The key is valid but does not allow this action."""
+
+
+class UnknownDepartment(PasokhError):
+    """The department is not one of this city's departments."""
 
 
 class UnknownCategory(PasokhError):
@@ -73,6 +78,18 @@ ERRORS: dict[type[Exception], tuple[int, str, str, str]] = {
         "این دسته‌بندی در فهرست خدمات شهر نیست.",
         "This category is not one of the city's service codes.",
     ),
+    UnknownDepartment: (
+        422,
+        "unknown_department",
+        "این واحد در فهرست واحدهای شهر نیست.",
+        "This department is not one of the city's departments.",
+    ),
+    InvalidTransition: (
+        409,
+        "invalid_transition",
+        "این اقدام در وضعیت فعلی درخواست ممکن نیست.",
+        "This action is not possible in the complaint's current status.",
+    ),
     BodyTooLarge: (
         413,
         "body_too_large",
@@ -100,7 +117,7 @@ def error_response(exc: Exception, details: Any = None) -> JSONResponse:
     body: dict[str, Any] = {"code": code, "message": {"fa": fa, "en": en}}
     if details is not None:
         body["details"] = details
-    headers = {"Retry-After": "5"} if status in (409, 503) else None
+    headers = {"Retry-After": "5"} if code in ("idempotency_in_progress", "unavailable") else None
     if status == 401:
         headers = {"WWW-Authenticate": 'Bearer realm="pasokh"'}
     return JSONResponse({"error": body}, status_code=status, headers=headers)

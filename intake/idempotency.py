@@ -7,9 +7,11 @@ concurrent requests with one key cannot both do the work.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from fastapi.responses import JSONResponse
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from intake.errors import IdempotencyConflict, IdempotencyMismatch
@@ -59,3 +61,29 @@ async def complete(store: Store, scope: str, key: str, status: int, response: di
 async def release(store: Store, scope: str, key: str) -> None:
     """Forget a claim whose request failed, so that a retry can do the work."""
     await _collection(store).delete_one({"_id": f"{scope}:{key}", "state": "pending"})
+
+
+async def respond_once(
+    store: Store,
+    scope: str,
+    key: str | None,
+    body: bytes,
+    work: Callable[[], Awaitable[tuple[int, dict[str, Any]]]],
+) -> JSONResponse:
+    """Run ``work`` (returning status and JSON body) once per ``key``; replay its answer afterwards.
+
+    Without a key the work simply runs. A failed run releases the key so that a retry can succeed.
+    """
+    if key is None:
+        status, content = await work()
+        return JSONResponse(content, status_code=status)
+    replay = await claim(store, scope, key, body)
+    if replay is not None:
+        return JSONResponse(replay[1], status_code=replay[0], headers={"Idempotent-Replayed": "true"})
+    try:
+        status, content = await work()
+    except BaseException:
+        await release(store, scope, key)
+        raise
+    await complete(store, scope, key, status, content)
+    return JSONResponse(content, status_code=status)

@@ -1,9 +1,10 @@
-"""The router's faust app: one agent on ``pasokh.complaints.submitted``, thin by design."""
+"""The router's faust app: agents on the submitted complaints and on the complaint events, thin by design."""
 
 from __future__ import annotations
 
 import faust
 
+from router import actions
 from router.bootstrap import Router
 from router.handlers import handle_submitted
 from services.bus import FaustPublisher
@@ -37,5 +38,10 @@ def create_router_app(router: Router) -> faust.App:
             threshold=settings.classifier.triage_threshold,
         )
 
+    async def apply(envelope: Envelope) -> None:
+        if envelope.type in actions.MODELS:
+            await actions.apply_action(envelope, store=router.store)
+
     consume(app, topics.SUBMITTED, policy, handle)
+    consume(app, topics.EVENTS, policy, apply)
     return app

@@ -110,6 +110,18 @@ async def apply_decision(
     return result.modified_count == 1
 
 
+async def apply_event(
+    store: Store, complaint_id: str, *, event_id: str, entry: Doc, fields: Doc | None = None
+) -> bool:
+    """Add ``entry`` to the timeline and set ``fields``, once per ``event_id``; False if applied before
+    (or if there is no such complaint)."""
+    update: Doc = {"$push": {"timeline": entry}, "$addToSet": {"applied_events": event_id}}
+    if fields:
+        update["$set"] = fields
+    result = await store.complaints.update_one({"_id": complaint_id, "applied_events": {"$ne": event_id}}, update)
+    return bool(result.modified_count == 1)
+
+
 async def find(store: Store, complaint_id: str) -> Doc | None:
     """The record of ``complaint_id``, or None."""
     return await store.complaints.find_one({"_id": complaint_id})

@@ -34,11 +34,8 @@ async def submit_complaint(
     ] = None,
 ) -> JSONResponse:
     """Validate, publish and answer with the tracking code."""
-    if idempotency_key is not None:
-        replay = await idempotency.claim(intake.store, "complaints", idempotency_key, await request.body())
-        if replay is not None:
-            return JSONResponse(replay[1], status_code=replay[0], headers={"Idempotent-Replayed": "true"})
-    try:
+
+    async def work() -> tuple[int, dict[str, Any]]:
         accepted = await handlers.submit_complaint(
             body,
             store=intake.store,
@@ -46,15 +43,12 @@ async def submit_complaint(
             sealer=intake.sealer,
             taxonomy=intake.taxonomy,
         )
-    except BaseException:
-        if idempotency_key is not None:
-            await idempotency.release(intake.store, "complaints", idempotency_key)
-        raise
-    SUBMITTED.labels(body.channel).inc()
-    content = accepted.model_dump(mode="json")
-    if idempotency_key is not None:
-        await idempotency.complete(intake.store, "complaints", idempotency_key, 202, content)
-    return JSONResponse(content, status_code=202)
+        SUBMITTED.labels(body.channel).inc()
+        return 202, accepted.model_dump(mode="json")
+
+    return await idempotency.respond_once(
+        intake.store, "complaints", idempotency_key, await request.body(), work
+    )
 
 
 @router.get(
