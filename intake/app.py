@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from intake import errors
 from intake.bootstrap import Intake
-from intake.limits import BodyLimitMiddleware
+from intake.limits import BodyLimitMiddleware, ClientRateLimitMiddleware
 from intake.metrics import MetricsMiddleware
 from intake.routes import complaints, health, staff
 
@@ -34,6 +35,22 @@ def create_app(intake: Intake) -> FastAPI:
     app.state.intake = intake
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=intake.settings.intake.max_body_bytes)
+    app.add_middleware(ClientRateLimitMiddleware, buckets=intake.limits.per_ip)
+    if intake.settings.intake.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=intake.settings.intake.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=[
+                "Content-Type",
+                "Idempotency-Key",
+                "Authorization",
+                "X-API-Key",
+                "Accept-Language",
+            ],
+            expose_headers=["Retry-After", "Idempotent-Replayed"],
+            max_age=600,
+        )
     app.add_middleware(MetricsMiddleware)
     app.include_router(complaints.router)
     app.include_router(staff.router)

@@ -156,9 +156,21 @@ def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
             raise Unauthorized()
         if not principal.has(scope):
             raise Forbidden()
+        request.app.state.intake.limits.per_key.take(principal.key_id)
         return principal
 
     return dependency
+
+
+async def limit_submitter(request: Request) -> None:
+    """Anonymous submissions are limited per client IP; a partner's key (complaints:write) per key."""
+    intake = request.app.state.intake
+    raw = presented_key(request)
+    principal = await authenticate(intake.store, raw) if raw else None
+    if principal is not None and principal.has("complaints:write"):
+        intake.limits.per_key.take(principal.key_id)
+    else:
+        intake.limits.per_submitter.take(request.client.host if request.client else "unknown")
 
 
 StaffDep = Annotated[Principal, Depends(require("staff"))]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from intake.ratelimit import Limits
 from intake.settings import IntakeSettings
 from services.bus import KafkaPublisher, Publisher
 from services.privacy import Sealer
@@ -20,6 +21,7 @@ class Intake:
     publisher: Publisher
     sealer: Sealer
     taxonomy: Taxonomy
+    limits: Limits
 
     async def start(self) -> None:
         """Connect what needs connecting."""
@@ -44,4 +46,5 @@ def bootstrap(
         publisher=publisher or KafkaPublisher(settings.kafka, client_id="pasokh-intake"),
         sealer=Sealer(settings.secret_key.get_secret_value()),
         taxonomy=load_taxonomy(settings.taxonomy_file),
+        limits=Limits.from_settings(settings.intake.rate_limits),
     )

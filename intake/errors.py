@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from intake.ratelimit import RateLimited
 from services.errors import DependencyUnavailable, NotFound, PasokhError
 from services.lifecycle import InvalidTransition
 
@@ -36,12 +37,32 @@ class Forbidden(PasokhError):
     """The key is valid but does not allow this action."""
 
 
+class OutsideCity(PasokhError):
+    """The location is outside the city this deployment serves."""
+
+
+class PlaceRequired(PasokhError):
+    """Neither a location nor an address or district was given."""
+
+
 class UnknownDepartment(PasokhError):
     """The department is not one of this city's departments."""
 
 
 class UnknownCategory(PasokhError):
     """The category hint is not one of this city's service codes."""
+
+
+class SmsWebhooksNotConfigured(PasokhError):
+    """No SMS webhook secret is set (PASOKH_INTAKE__SMS_WEBHOOK_SECRET): every webhook is refused."""
+
+
+class InvalidWebhookSignature(PasokhError):
+    """An SMS provider's webhook request is not signed with the webhook secret (or is too old)."""
+
+
+class SmsInProgress(PasokhError):
+    """The same provider message is being processed by another request right now."""
 
 
 # exception class → (HTTP status, code, Persian message, English message)
@@ -78,6 +99,18 @@ ERRORS: dict[type[Exception], tuple[int, str, str, str]] = {
         "این دسته‌بندی در فهرست خدمات شهر نیست.",
         "This category is not one of the city's service codes.",
     ),
+    OutsideCity: (
+        422,
+        "location_outside_city",
+        "مکان انتخاب‌شده خارج از محدوده شهر است.",
+        "The location is outside the city's bounds.",
+    ),
+    PlaceRequired: (
+        422,
+        "place_required",
+        "لطفاً مکان را روی نقشه مشخص کنید یا نشانی یا منطقه را بنویسید.",
+        "Give a location on the map, an address or a district.",
+    ),
     UnknownDepartment: (
         422,
         "unknown_department",
@@ -89,6 +122,31 @@ ERRORS: dict[type[Exception], tuple[int, str, str, str]] = {
         "invalid_transition",
         "این اقدام در وضعیت فعلی درخواست ممکن نیست.",
         "This action is not possible in the complaint's current status.",
+    ),
+    RateLimited: (
+        429,
+        "rate_limited",
+        "تعداد درخواست‌ها بیش از حد مجاز است؛ کمی بعد دوباره تلاش کنید.",
+        "Too many requests; retry after the time in Retry-After.",
+    ),
+    SmsWebhooksNotConfigured: (
+        503,
+        "sms_webhooks_not_configured",
+        "دریافت پیامک پیکربندی نشده است.",
+        "SMS webhooks are not configured (set PASOKH_INTAKE__SMS_WEBHOOK_SECRET).",
+    ),
+    InvalidWebhookSignature: (
+        401,
+        "invalid_signature",
+        "امضای درخواست معتبر نیست یا زمان آن گذشته است.",
+        "The request must be signed: X-Pasokh-Timestamp (unix seconds, within 300 s) and "
+        "X-Pasokh-Signature: sha256=<hex HMAC-SHA256 of '<timestamp>.<body>' with the webhook secret>.",
+    ),
+    SmsInProgress: (
+        409,
+        "sms_in_progress",
+        "این پیامک هم‌اکنون در حال پردازش است؛ کمی بعد دوباره تلاش کنید.",
+        "This message is being processed right now; retry shortly.",
     ),
     BodyTooLarge: (
         413,
@@ -120,6 +178,8 @@ def error_response(exc: Exception, details: Any = None) -> JSONResponse:
     headers = {"Retry-After": "5"} if code in ("idempotency_in_progress", "unavailable") else None
     if status == 401:
         headers = {"WWW-Authenticate": 'Bearer realm="pasokh"'}
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 

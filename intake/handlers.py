@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pymongo.errors import PyMongoError
 
 from intake import tracking
-from intake.errors import UnknownCategory
+from intake.errors import OutsideCity, PlaceRequired, UnknownCategory
 from intake.schemas import ComplaintAccepted, ComplaintIn, ComplaintStatus, Name, TimelineItem
 from services import records
 from services.bus import Publisher
@@ -18,12 +18,15 @@ from services.contracts.complaints import ComplaintSubmitted, Location
 from services.contracts.envelope import new_event
 from services.errors import DependencyUnavailable, NotFound
 from services.privacy import Sealer
+from services.settings import CitySettings
 from services.store import Doc, Store
 from services.taxonomy import Taxonomy
 from services.text import detect_language, to_latin_digits
 
 log = logging.getLogger(__name__)
 SOURCE = "/pasokh/intake"
+# A text message cannot carry a map pin; the place is asked for later, by staff.
+PLACE_OPTIONAL = frozenset({"sms"})
 
 
 async def _reserve_tracking_code(store: Store, complaint_id: str, now: datetime) -> str:
@@ -44,10 +47,16 @@ async def submit_complaint(
     publisher: Publisher,
     sealer: Sealer,
     taxonomy: Taxonomy,
+    city: CitySettings,
 ) -> ComplaintAccepted:
     """Publish a new complaint; return only once Kafka has acknowledged it."""
     if body.category is not None and body.category not in taxonomy.categories:
         raise UnknownCategory(body.category)
+    if body.location is not None:
+        if not city.bounds.contains(body.location.lat, body.location.lon):
+            raise OutsideCity()
+    elif not (body.address or body.district) and body.channel not in PLACE_OPTIONAL:
+        raise PlaceRequired()
     now = records.store_precision(datetime.now(UTC))
     complaint_id = str(uuid.uuid4())
     code = await _reserve_tracking_code(store, complaint_id, now)

@@ -1,10 +1,11 @@
-"""Request body size limit, enforced before the body reaches any handler."""
+"""Limits enforced before a request reaches any handler: body size and per-client request rate."""
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from intake.errors import BodyTooLarge, error_response
+from intake.ratelimit import RateLimited, TokenBuckets
 
 
 class BodyLimitMiddleware:
@@ -48,3 +49,25 @@ class BodyLimitMiddleware:
             return buffered.pop() if buffered else await receive()
 
         await self.app(scope, replay, send)
+
+
+# Probes and scrapes come from the platform, often many a second: never limited.
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+class ClientRateLimitMiddleware:
+    """Per client IP token bucket over every route but the operational ones; 429 with Retry-After."""
+
+    def __init__(self, app: ASGIApp, buckets: TokenBuckets) -> None:
+        self.app = app
+        self.buckets = buckets
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in UNLIMITED_PATHS:
+            client = scope.get("client")
+            try:
+                self.buckets.take(client[0] if client else "unknown")
+            except RateLimited as exc:
+                await error_response(exc)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
+from intake.ratelimit import RateLimitSettings
 from services.settings import DEFAULT_PORTS, HttpSettings, PasokhSettings
 
 
@@ -12,6 +13,14 @@ class IntakeHttpSettings(HttpSettings):
 
     port: int = Field(default=DEFAULT_PORTS["intake"], ge=0, le=65535)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    rate_limits: RateLimitSettings = RateLimitSettings()
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description='Origins allowed to call the API from a browser, e.g. ["https://137.karaj.ir"].',
+    )
+    sms_webhook_secret: SecretStr | None = Field(
+        default=None, description="Signs SMS provider webhooks; unset refuses them (503)."
+    )
 
 
 class IntakeSettings(PasokhSettings):

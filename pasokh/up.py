@@ -14,7 +14,7 @@ from services.settings import DEFAULT_PORTS, PasokhSettings
 CURL_EXAMPLE = """\
 Try it:
   curl -s -X POST {intake}/v1/complaints -H 'Content-Type: application/json' \\
-    -d '{{"text": "چراغ‌های کوچه ما سه شب است خاموش است", "phone": "09121234567", "channel": "web"}}'
+    -d '{{"text": "چراغ‌های کوچه ما سه شب است خاموش است", "phone": "09121234567", "district": "3"}}'
   curl -s {intake}/v1/complaints/<tracking_code>
 The SMS appears in the notifier's log below (PASOKH_SMS__PROVIDER=log)."""
 

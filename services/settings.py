@@ -51,6 +51,26 @@ class MongoSettings(BaseModel):
         return self.uri
 
 
+class Bounds(BaseModel):
+    """A latitude/longitude box (WGS84)."""
+
+    south: float = Field(ge=-90, le=90)
+    west: float = Field(ge=-180, le=180)
+    north: float = Field(ge=-90, le=90)
+    east: float = Field(ge=-180, le=180)
+
+    def contains(self, lat: float, lon: float) -> bool:
+        """True when the point lies inside the box."""
+        return self.south <= lat <= self.north and self.west <= lon <= self.east
+
+
+class CitySettings(BaseModel):
+    """The city this deployment serves. The default box covers Tehran and Karaj."""
+
+    name: str = "Tehran–Karaj"
+    bounds: Bounds = Bounds(south=35.45, west=50.70, north=36.05, east=51.75)
+
+
 class HttpSettings(BaseModel):
     """Where a service listens for HTTP (API or /healthz, /readyz, /metrics)."""
 
@@ -75,6 +95,7 @@ class PasokhSettings(BaseSettings):
     taxonomy_file: Path | None = Field(
         default=None, description="TOML file with the city's categories and departments; default: built-in."
     )
+    city: CitySettings = CitySettings()
     kafka: KafkaSettings = KafkaSettings()
     mongo: MongoSettings = MongoSettings()
 

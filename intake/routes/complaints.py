@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 
 from intake import handlers, idempotency
+from intake.auth import limit_submitter
 from intake.deps import IntakeDep
 from intake.metrics import SUBMITTED
 from intake.schemas import ComplaintAccepted, ComplaintIn, ComplaintStatus, ErrorBody
 
 router = APIRouter(prefix="/v1", tags=["complaints"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (404, 409, 413, 422, 503)}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (404, 409, 413, 422, 429, 503)
+}
 
 
 @router.post(
     "/complaints",
+    dependencies=[Depends(limit_submitter)],
     status_code=202,
     response_model=ComplaintAccepted,
     responses=_ERRORS,
@@ -42,6 +46,7 @@ async def submit_complaint(
             publisher=intake.publisher,
             sealer=intake.sealer,
             taxonomy=intake.taxonomy,
+            city=intake.settings.city,
         )
         SUBMITTED.labels(body.channel).inc()
         return 202, accepted.model_dump(mode="json")

@@ -67,7 +67,7 @@ def keys(system: PasokhUp) -> dict[str, str]:
 
 def routed(system: PasokhUp, sms: SmsCapture, text: str) -> dict[str, Any]:
     accepted = httpx.post(
-        f"{system.url('intake')}/v1/complaints", json={"text": text, "phone": "09127654321"}
+        f"{system.url('intake')}/v1/complaints", json={"text": text, "phone": "09127654321", "district": "5"}
     ).json()
     return dict(
         wait_until(

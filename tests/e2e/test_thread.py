@@ -19,6 +19,7 @@ LIGHTS = "چراغ‌های كوچه ما سه شب است خاموش است و 
 
 
 def submit(system: PasokhUp, body: dict[str, Any], **headers: str) -> httpx.Response:
+    body = {"district": "3", **body}
     return httpx.post(f"{system.url('intake')}/v1/complaints", json=body, headers=headers, timeout=10)
 
 

@@ -29,7 +29,11 @@ def test_up_starts_everything_and_stops_without_orphans(tmp_path: Path, sig: int
 
         accepted = httpx.post(
             f"{up.url('intake')}/v1/complaints",
-            json={"text": "درخت بزرگ کوچه شکسته و شاخه‌هایش روی ماشین‌ها افتاده", "phone": "09120000000"},
+            json={
+                "text": "درخت بزرگ کوچه شکسته و شاخه‌هایش روی ماشین‌ها افتاده",
+                "phone": "09120000000",
+                "district": "2",
+            },
             timeout=10,
         ).json()
         deadline = time.monotonic() + 30

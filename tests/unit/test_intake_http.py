@@ -31,7 +31,11 @@ def client(publisher: InMemoryPublisher) -> Iterator[TestClient]:
     settings = IntakeSettings(
         mongo={"uri": "mongodb://127.0.0.1:1/"},
         kafka={"bootstrap_servers": "127.0.0.1:1"},
-        intake={"max_body_bytes": MAX_BODY},
+        # Dozens of requests from one client: the per-IP limits are tested in tests/integration.
+        intake={
+            "max_body_bytes": MAX_BODY,
+            "rate_limits": {"submit_burst": 10_000, "ip_burst": 10_000},
+        },
     )
     client = TestClient(create_app(bootstrap(settings, publisher=publisher)))
     yield client
