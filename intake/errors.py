@@ -65,6 +65,46 @@ class SmsInProgress(PasokhError):
     """The same provider message is being processed by another request right now."""
 
 
+class UnsupportedMediaType(PasokhError):
+    """The request's Content-Type is not one this endpoint reads."""
+
+
+class InvalidJson(PasokhError):
+    """The request body is not valid JSON."""
+
+
+class InvalidBatch(PasokhError):
+    """A CloudEvents batch that is not a JSON array."""
+
+
+class BatchTooLarge(PasokhError):
+    """More events in one batch than allowed."""
+
+
+class InvalidCloudEvent(PasokhError):
+    """An event whose CloudEvents attributes are missing or malformed."""
+
+
+class UnsupportedSpecVersion(PasokhError):
+    """An event of a CloudEvents version other than 1.0."""
+
+
+class UnknownEventType(PasokhError):
+    """An event type that this endpoint does not accept."""
+
+
+class InvalidEventData(PasokhError):
+    """An event whose data does not match the JSON Schema of its type."""
+
+
+class ComplaintNotFound(NotFound):
+    """No complaint has the id or tracking code that an event names."""
+
+
+class EventInProgress(PasokhError):
+    """An event with the same source and id is being processed right now."""
+
+
 # exception class → (HTTP status, code, Persian message, English message)
 ERRORS: dict[type[Exception], tuple[int, str, str, str]] = {
     RequestValidationError: (
@@ -157,8 +197,69 @@ ERRORS: dict[type[Exception], tuple[int, str, str, str]] = {
     DependencyUnavailable: (
         503,
         "unavailable",
-        "سامانه موقتاً در دسترس نیست و درخواست ثبت نشد؛ لطفاً دوباره تلاش کنید.",
-        "The service is temporarily unavailable and nothing was recorded; please retry.",
+        "سامانه موقتاً در دسترس نیست؛ لطفاً چند لحظه بعد دوباره تلاش کنید.",
+        "The service is temporarily unavailable; please retry in a moment.",
+    ),
+    UnsupportedMediaType: (
+        415,
+        "unsupported_media_type",
+        "نوع محتوای درخواست پشتیبانی نمی‌شود.",
+        "Unsupported Content-Type: send application/cloudevents+json (one event) or "
+        "application/cloudevents-batch+json (a JSON array of events).",
+    ),
+    InvalidJson: (
+        400,
+        "invalid_json",
+        "بدنه درخواست JSON معتبر نیست.",
+        "The request body is not valid JSON.",
+    ),
+    InvalidBatch: (
+        422,
+        "invalid_batch",
+        "دسته رویدادها باید آرایه‌ای JSON از رویدادها باشد.",
+        "A batch must be a JSON array of CloudEvents.",
+    ),
+    BatchTooLarge: (
+        413,
+        "batch_too_large",
+        "تعداد رویدادهای این دسته بیش از حد مجاز است.",
+        "Too many events in one batch; see details for the limit.",
+    ),
+    InvalidCloudEvent: (
+        422,
+        "invalid_cloudevent",
+        "رویداد در قالب CloudEvents 1.0 معتبر نیست؛ جزئیات را ببینید.",
+        "The event is not a valid CloudEvents 1.0 event; see details.",
+    ),
+    UnsupportedSpecVersion: (
+        422,
+        "unsupported_specversion",
+        "فقط نسخه 1.0 از CloudEvents پشتیبانی می‌شود.",
+        "Only CloudEvents specversion 1.0 is supported.",
+    ),
+    UnknownEventType: (
+        422,
+        "unknown_event_type",
+        "این نوع رویداد پذیرفته نمی‌شود.",
+        "This event type is not accepted; see details for the accepted types.",
+    ),
+    InvalidEventData: (
+        422,
+        "invalid_event_data",
+        "داده رویداد با طرح‌واره نوع آن نمی‌خواند؛ جزئیات را ببینید.",
+        "The event's data does not match the JSON Schema of its type; see details.",
+    ),
+    ComplaintNotFound: (
+        404,
+        "complaint_not_found",
+        "درخواستی با این شناسه یا کد رهگیری پیدا نشد.",
+        "No complaint has this id or tracking code.",
+    ),
+    EventInProgress: (
+        409,
+        "event_in_progress",
+        "رویدادی با همین منبع و شناسه در حال پردازش است؛ کمی بعد دوباره تلاش کنید.",
+        "An event with this source and id is being processed right now; retry shortly.",
     ),
 }
 

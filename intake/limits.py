@@ -51,8 +51,10 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
 
-# Probes and scrapes come from the platform, often many a second: never limited.
+# Probes and scrapes come from the platform, often many a second; the SMS provider's webhooks are
+# signed and arrive in bursts (delivery reports of a survey round): neither is limited per IP.
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+UNLIMITED_PREFIXES = ("/v1/sms/",)
 
 
 class ClientRateLimitMiddleware:
@@ -63,7 +65,12 @@ class ClientRateLimitMiddleware:
         self.buckets = buckets
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in UNLIMITED_PATHS:
+        path = scope.get("path", "")
+        if (
+            scope["type"] == "http"
+            and path not in UNLIMITED_PATHS
+            and not path.startswith(UNLIMITED_PREFIXES)
+        ):
             client = scope.get("client")
             try:
                 self.buckets.take(client[0] if client else "unknown")

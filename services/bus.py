@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 import base64
 import logging
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ class InMemoryPublisher(Publisher):
 
 
 class KafkaPublisher(Publisher):
-    """aiokafka producer with acks=all and idempotence: a returned publish is durable."""
+    """aiokafka producer with acks=all: a returned publish is durable, a failed one raises in bounded time."""
 
     def __init__(self, settings: KafkaSettings, *, client_id: str) -> None:
         self._settings = settings
@@ -61,7 +62,10 @@ class KafkaPublisher(Publisher):
             bootstrap_servers=self._settings.servers(),
             client_id=self._client_id,
             acks="all",
-            enable_idempotence=True,
+            # aiokafka's idempotent producer retries without bound while the broker is down, so a
+            # request would hang; without it a send fails after request_timeout_ms (→ 503), and a
+            # duplicate from a retry is dropped downstream by its event id.
+            enable_idempotence=False,
             request_timeout_ms=self._settings.request_timeout_ms,
             linger_ms=2,
         )
@@ -78,10 +82,11 @@ class KafkaPublisher(Publisher):
     async def publish(self, topic: str, event: CloudEvent) -> None:
         """Send and wait for the broker's acknowledgement."""
         key, value = to_kafka(event)
+        deadline = 2 * self._settings.request_timeout_ms / 1000
         try:
-            await self._producer.send_and_wait(topic, value=value, key=key)
-        except KafkaError as exc:
-            raise DependencyUnavailable(f"Kafka did not acknowledge the event: {exc}") from exc
+            await asyncio.wait_for(self._producer.send_and_wait(topic, value=value, key=key), deadline)
+        except (KafkaError, TimeoutError) as exc:
+            raise DependencyUnavailable(f"Kafka did not acknowledge the event: {exc!r}") from exc
 
     async def ready(self) -> None:
         """Raise DependencyUnavailable unless the cluster answers a metadata request."""

@@ -42,7 +42,7 @@ class InvalidTransition(PasokhError):
 
 
 def next_status(event_type: str, current: str) -> str:
-    """The status after ``event_type`` happens to a complaint in ``current``; InvalidTransition if it can't."""
+    """The status after ``event_type`` happens in status ``current``; InvalidTransition if it cannot."""
     allowed, target = TRANSITIONS[event_type]
     if current not in allowed:
         raise InvalidTransition(event_type, current)

@@ -46,6 +46,7 @@ def _base_fields(submitted: ComplaintSubmitted) -> Doc:
         "phone_hash": submitted.phone_hash,
         "location": submitted.location.model_dump() if submitted.location else None,
         "media_urls": submitted.media_urls or None,
+        "attributes": submitted.attributes or None,
     }
     doc.update({k: v for k, v in optional.items() if v is not None})
     return doc
@@ -118,7 +119,9 @@ async def apply_event(
     update: Doc = {"$push": {"timeline": entry}, "$addToSet": {"applied_events": event_id}}
     if fields:
         update["$set"] = fields
-    result = await store.complaints.update_one({"_id": complaint_id, "applied_events": {"$ne": event_id}}, update)
+    result = await store.complaints.update_one(
+        {"_id": complaint_id, "applied_events": {"$ne": event_id}}, update
+    )
     return bool(result.modified_count == 1)
 
 

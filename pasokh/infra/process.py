@@ -25,8 +25,10 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
-    """True when ``port`` on 127.0.0.1 can be bound."""
+    """True when ``port`` on 127.0.0.1 can be bound by a server (connections of a killed server that
+    linger in TIME_WAIT do not count: servers bind with SO_REUSEADDR, as the JVM does)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -131,15 +133,19 @@ class ManagedProcess:
                 self.proc.wait(10)
         # Anything the child left in its group goes too.
         self._signal(signal.SIGKILL)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        self._close_log()
 
     def kill(self) -> None:
         """SIGKILL the child's process group at once (crash tests)."""
         if self.proc is not None and self.proc.poll() is None:
             self._signal(signal.SIGKILL)
             self.proc.wait(10)
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def _signal(self, sig: signal.Signals) -> None:
         assert self.proc is not None
