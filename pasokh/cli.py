@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, cast
 
 import click
@@ -172,6 +173,40 @@ def infra() -> None:
         sys.exit(1)
     finally:
         local.stop()
+
+
+@main.group()
+def contracts() -> None:
+    """The published event contract: JSON Schemas and the AsyncAPI document."""
+
+
+@contracts.command("export")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if the files differ from the code.")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where services/contracts is (default: the installed package's directory).",
+)
+def contracts_export(check: bool, directory: Path | None) -> None:
+    """Write services/contracts/schemas/<type>.v<version>.json and asyncapi.json from the payload models."""
+    from services.contracts import schemas
+
+    root = directory or schemas.package_dir()
+    if check:
+        stale = schemas.stale(root)
+        for relative in stale:
+            click.echo(f"stale: {relative}", err=True)
+        if stale:
+            click.echo("run `pasokh contracts export` and commit the result", err=True)
+            sys.exit(1)
+        click.echo(f"{len(schemas.render())} contract files up to date in {root}")
+        return
+    changed = schemas.export(root)
+    for relative in changed:
+        click.echo(f"wrote: {relative}" if (root / relative).exists() else f"removed: {relative}")
+    click.echo(f"{len(changed)} files changed in {root}")
 
 
 if __name__ == "__main__":
