@@ -48,6 +48,7 @@ async def submit_complaint(
     sealer: Sealer,
     taxonomy: Taxonomy,
     city: CitySettings,
+    attributes: dict[str, str | list[str]] | None = None,
 ) -> ComplaintAccepted:
     """Publish a new complaint; return only once Kafka has acknowledged it."""
     if body.category is not None and body.category not in taxonomy.categories:
@@ -71,6 +72,7 @@ async def submit_complaint(
         address=body.address,
         district=body.district,
         media_urls=[str(u) for u in body.media_urls],
+        attributes=attributes or {},
         phone_sealed=sealer.seal(body.phone) if body.phone else None,
         phone_hash=sealer.lookup_hash(body.phone) if body.phone else None,
         submitted_at=now,

@@ -62,6 +62,13 @@ class Store:
         await self.notifications.create_index(
             [("complaint_id", ASCENDING), ("created_at", ASCENDING)], name="by_complaint"
         )
+        # intake finds a citizen's resolved complaint by phone when a survey answer comes in by SMS.
+        await self.complaints.create_index(
+            [("phone_hash", ASCENDING), ("status", ASCENDING)], name="by_phone"
+        )
+        # Open311 reads requests by submission time and updates by the time of each timeline entry.
+        await self.complaints.create_index([("created_at", ASCENDING)], name="by_created_at")
+        await self.complaints.create_index([("timeline.at", ASCENDING)], name="by_update_time")
 
     async def ping(self) -> None:
         """Raise :class:`DependencyUnavailable` unless the server answers."""

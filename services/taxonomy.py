@@ -24,6 +24,57 @@ class Department(BaseModel):
     en: str
 
 
+Datatype = Literal["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"]
+LIST_DATATYPES: frozenset[str] = frozenset({"singlevaluelist", "multivaluelist"})
+
+
+class LocalText(BaseModel):
+    """A text in both languages."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fa: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class AttributeValue(BaseModel):
+    """One choice of a list attribute: ``key`` is what a client submits, ``fa``/``en`` what people read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    fa: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class Attribute(BaseModel):
+    """An extra question a category asks (an Open311 service-definition attribute)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Codes become MongoDB keys and form keys (attribute[code]): no '.', '$', ':' or brackets.
+    code: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+    datatype: Datatype
+    required: bool = False
+    variable: bool = True
+    order: int = Field(ge=1)
+    description: LocalText
+    datatype_description: LocalText | None = None
+    values: tuple[AttributeValue, ...] = ()
+
+    @model_validator(mode="after")
+    def _values_fit_the_datatype(self) -> Attribute:
+        if self.datatype in LIST_DATATYPES:
+            if not self.values:
+                raise ValueError(f"attribute {self.code} is a {self.datatype} without values")
+            keys = [v.key for v in self.values]
+            if len(set(keys)) != len(keys):
+                raise ValueError(f"attribute {self.code} repeats a value key")
+        elif self.values:
+            raise ValueError(f"attribute {self.code} is a {self.datatype}; only lists have values")
+        return self
+
+
 class Category(BaseModel):
     """A kind of complaint, its default department and its service-level target."""
 
@@ -36,6 +87,15 @@ class Category(BaseModel):
     sla_hours: int = Field(ge=1)
     priority: Priority = "normal"
     keywords: tuple[str, ...] = ()
+    attributes: tuple[Attribute, ...] = ()
+
+    @model_validator(mode="after")
+    def _attributes_are_distinct(self) -> Category:
+        codes = [a.code for a in self.attributes]
+        orders = [a.order for a in self.attributes]
+        if len(set(codes)) != len(codes) or len(set(orders)) != len(orders):
+            raise ValueError(f"category {self.code} repeats an attribute code or order")
+        return self
 
 
 class Taxonomy(BaseModel):
