@@ -8,11 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from intake import errors
+from intake import errors, open311
 from intake.bootstrap import Intake
 from intake.limits import BodyLimitMiddleware, ClientRateLimitMiddleware
 from intake.metrics import MetricsMiddleware
-from intake.routes import complaints, health, staff
+from intake.routes import complaints, contracts, events, health, sms, staff
 
 
 def create_app(intake: Intake) -> FastAPI:
@@ -54,5 +54,9 @@ def create_app(intake: Intake) -> FastAPI:
     app.add_middleware(MetricsMiddleware)
     app.include_router(complaints.router)
     app.include_router(staff.router)
+    app.include_router(sms.router)
+    app.include_router(events.router)
+    app.include_router(contracts.router)
+    app.include_router(open311.router)
     app.include_router(health.router)
     return app
