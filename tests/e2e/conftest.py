@@ -10,8 +10,21 @@ import pytest
 from pymongo import MongoClient
 
 from pasokh.infra.local import LocalInfra
+from services.settings import KafkaSettings, MongoSettings, PasokhSettings
 from tests.support.sms_server import SmsCapture
 from tests.support.system import PasokhUp
+
+
+@pytest.fixture(scope="package")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalInfra]:
+    """Kafka and MongoDB of the end-to-end tests alone (they override the session's): the services
+    consume whole topics as one consumer group, so other suites' messages must not queue before theirs.
+    """
+    settings = PasokhSettings(kafka=KafkaSettings(), mongo=MongoSettings())
+    local = LocalInfra(settings, tmp_path_factory.mktemp("e2e-infra"), log=False)
+    local.start()
+    yield local
+    local.stop()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from pasokh.infra.errors import InfraError
 from pasokh.infra.kafka import KAFKA_VERSION
 from pasokh.infra.local import LocalInfra
 from pasokh.infra.mongo import FERRETDB_VERSION, MongoServer
-from services.settings import PasokhSettings
+from services.settings import KafkaSettings, MongoSettings, PasokhSettings
 
 
 @pytest.fixture
@@ -31,7 +31,9 @@ def test_missing_maven_names_the_step(
     with pytest.raises(
         InfraError, match=r"finding `mvn` on PATH \(it downloads Kafka's jars from Maven Central\)"
     ):
-        LocalInfra(PasokhSettings(), tmp_path / "var", log=False).start()
+        LocalInfra(
+            PasokhSettings(kafka=KafkaSettings(), mongo=MongoSettings()), tmp_path / "var", log=False
+        ).start()
 
     assert not (empty_cache / f"kafka-{KAFKA_VERSION}").exists(), (
         "a failed download must leave no cache entry"
