@@ -70,6 +70,38 @@ def topics() -> None:
 
 
 @main.group()
+def bench() -> None:
+    """Benchmarks on real Kafka and the MongoDB-wire server (started unless PASOKH_* names them)."""
+
+
+@bench.command("intake")
+@click.option(
+    "--rate",
+    "rates",
+    type=float,
+    multiple=True,
+    default=(500.0, 1000.0),
+    show_default=True,
+    help="Open-loop target rate (requests/s); repeat for several runs.",
+)
+@click.option(
+    "--concurrency", type=int, default=64, show_default=True, help="Clients of the closed-loop run."
+)
+@click.option("--duration", type=float, default=30.0, show_default=True, help="Seconds per run.")
+@click.option(
+    "--warmup", type=float, default=5.0, show_default=True, help="Seconds of load before measuring."
+)
+@click.option("--json", "as_json", is_flag=True, help="Also print the figures as one JSON line.")
+def bench_intake(
+    rates: tuple[float, ...], concurrency: int, duration: float, warmup: float, as_json: bool
+) -> None:
+    """Submissions per second of one intake process (closed loop), then latency at each --rate."""
+    from pasokh.bench.intake import main as run
+
+    run(rates=list(rates), concurrency=concurrency, duration=duration, warmup=warmup, as_json=as_json)
+
+
+@main.group()
 def keys() -> None:
     """Manage API keys of partner systems and staff (stored hashed in MongoDB at PASOKH_MONGO__URI)."""
 

@@ -63,19 +63,21 @@ async def reserve_tracking_code(store: Store, code: str, complaint_id: str, at: 
 
 async def record_received(store: Store, submitted: ComplaintSubmitted, *, event_id: str) -> None:
     """Create the record as ``received`` unless the router got there first (then leave it be)."""
-    await store.complaints.update_one(
-        {"_id": submitted.complaint_id},
-        {
-            "$setOnInsert": {
+    # An insert that may collide, rather than an upsert: FerretDB's SQLite backend answers inserts
+    # about ten times faster than upserts, and this is on every submission's path.
+    try:
+        await store.complaints.insert_one(
+            {
+                "_id": submitted.complaint_id,
                 **_base_fields(submitted),
                 "status": "received",
                 "language": submitted.language or "fa",
                 "timeline": [timeline_entry("received", submitted.submitted_at, event_id=event_id)],
                 "applied_events": [event_id],
             }
-        },
-        upsert=True,
-    )
+        )
+    except DuplicateKeyError:
+        pass
 
 
 async def apply_decision(

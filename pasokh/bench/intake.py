@@ -1,0 +1,122 @@
+"""``pasokh bench intake``: submissions per second and latency of one intake process.
+
+intake runs as its own process against real Kafka (acks=all) and the MongoDB-wire server, started
+here unless PASOKH_KAFKA__BOOTSTRAP_SERVERS / PASOKH_MONGO__URI name them. The load comes from this
+process over loopback. Everything shares the machine's cores: the figures are for all of it on one box.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pasokh.bench.load import closed_loop, complaint_body, open_loop
+from pasokh.infra.local import LocalInfra
+from pasokh.infra.process import ManagedProcess, free_port
+from pasokh.launcher import Service, stop_services, wait_ready
+from services.settings import PasokhSettings
+
+UNLIMITED = {
+    "PASOKH_INTAKE__RATE_LIMITS__IP_PER_MINUTE": "100000000",
+    "PASOKH_INTAKE__RATE_LIMITS__IP_BURST": "100000000",
+    "PASOKH_INTAKE__RATE_LIMITS__SUBMIT_PER_MINUTE": "100000000",
+    "PASOKH_INTAKE__RATE_LIMITS__SUBMIT_BURST": "100000000",
+    "PASOKH_LOG_LEVEL": "WARNING",
+}
+
+
+def rss_mib(pid: int) -> float | None:
+    """Resident memory of ``pid`` in MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    cpu = "unknown"
+    try:
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
+
+
+def run(*, rates: list[float], concurrency: int, duration: float, warmup: float) -> dict[str, Any]:
+    """Run the closed-loop ceiling and each open-loop rate; return every figure."""
+    settings = PasokhSettings()
+    with tempfile.TemporaryDirectory(prefix="pasokh-bench-") as tmp:
+        infra = LocalInfra(settings, Path(tmp) / "infra", log=False).start()
+        port = free_port()
+        env = {
+            **os.environ,
+            **infra.env(),
+            **UNLIMITED,
+            "PASOKH_INTAKE__PORT": str(port),
+            "PASOKH_MONGO__DATABASE": f"pasokh_bench_{port}",
+            "PASOKH_DATA_DIR": str(Path(tmp) / "var"),
+        }
+        process = ManagedProcess(
+            "intake", [sys.executable, "-m", "intake"], env=env, log_path=Path(tmp) / "intake.log"
+        )
+        process.start()
+        service = Service("intake", port, process)
+        try:
+            wait_ready([service])
+            url = f"{service.url}/v1/complaints"
+            results: dict[str, Any] = {"machine": machine(), "runs": []}
+
+            async def measure() -> None:
+                await closed_loop(url, complaint_body, concurrency=concurrency, duration=warmup)
+                ceiling = await closed_loop(url, complaint_body, concurrency=concurrency, duration=duration)
+                results["runs"].append(ceiling.summary())
+                for rate in rates:
+                    results["runs"].append(
+                        (await open_loop(url, complaint_body, rate=rate, duration=duration)).summary()
+                    )
+
+            asyncio.run(measure())
+            results["intake_rss_mib"] = rss_mib(process.pid or 0)
+            return results
+        finally:
+            stop_services([service])
+            infra.stop()
+
+
+def table(results: dict[str, Any]) -> str:
+    """The figures as a readable table."""
+    lines = [
+        f"machine: {results['machine']['cpu']} × {results['machine']['cores']} cores; "
+        f"intake RSS after the runs: {results.get('intake_rss_mib')} MiB",
+        f"{'mode':<8}{'target/s':>10}{'conc':>6}{'sent':>8}{'202/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
+        f"{'p99 ms':>9}{'max ms':>9}  other answers",
+    ]
+    for r in results["runs"]:
+        lat = r["latency_ms"]
+        other = {k: v for k, v in r["statuses"].items() if k != "202"} | r["errors"]
+        head = f"{r['mode']:<8}{r['target_rate'] or '-':>10}{r['concurrency'] or '-':>6}{r['sent']:>8}"
+        figures = f"{r['accepted_per_s']:>9}{lat['p50']:>9}{lat['p95']:>9}{lat['p99']:>9}{lat['max']:>9}"
+        lines.append(f"{head}{figures}  {other or ''}")
+    return "\n".join(lines)
+
+
+def main(*, rates: list[float], concurrency: int, duration: float, warmup: float, as_json: bool) -> None:
+    """Print the table, then (with ``as_json``) one JSON line."""
+    results = run(rates=rates, concurrency=concurrency, duration=duration, warmup=warmup)
+    print(table(results))
+    if as_json:
+        print(json.dumps(results))
