@@ -16,8 +16,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
+from pymongo.errors import PyMongoError
 
 from intake.errors import Forbidden, Unauthorized
+from services.errors import DependencyUnavailable
 from services.store import Doc, Store
 
 SCOPES: dict[str, str] = {
@@ -104,7 +106,10 @@ async def authenticate(store: Store, raw: str) -> Principal | None:
     parts = raw.strip().split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX or not parts[1] or not parts[2]:
         return None
-    doc = await _keys(store).find_one({"_id": parts[1]})
+    try:
+        doc = await _keys(store).find_one({"_id": parts[1]})
+    except PyMongoError as exc:  # answer 503, not 500: the key may well be valid
+        raise DependencyUnavailable(f"could not check the API key: {exc}") from exc
     if doc is None or doc.get("revoked_at") is not None:
         return None
     if not hmac.compare_digest(doc["digest"], _digest(parts[2])):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -17,6 +17,9 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from intake.errors import IdempotencyConflict, IdempotencyMismatch
 from services.errors import DependencyUnavailable
 from services.store import Store
+
+# A request holds its key at most this long; after that a retry takes the key over.
+STALE_AFTER = timedelta(minutes=2)
 
 
 def fingerprint(body: bytes) -> str:
@@ -47,6 +50,13 @@ async def claim(store: Store, scope: str, key: str, body: bytes) -> tuple[int, d
     if existing["fingerprint"] != digest:
         raise IdempotencyMismatch()
     if existing["state"] != "done":
+        # A claim this old belongs to a process that died mid-request: take it over.
+        stale = datetime.now(UTC) - STALE_AFTER
+        taken = await _collection(store).update_one(
+            {"_id": record_id, "state": "pending", "at": {"$lt": stale}}, {"$set": {"at": datetime.now(UTC)}}
+        )
+        if taken.modified_count == 1:
+            return None
         raise IdempotencyConflict()
     return int(existing["status"]), dict(existing["response"])
 

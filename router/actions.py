@@ -15,6 +15,7 @@ from services.contracts.actions import (
     ComplaintResolved,
     StaffAction,
 )
+from services.contracts.complaints import ComplaintStatusUpdated
 from services.contracts.envelope import Envelope
 from services.lifecycle import InvalidTransition, next_status
 from services.store import Doc, Store
@@ -93,4 +94,46 @@ async def apply_action(envelope: Envelope, *, store: Store) -> bool:
     if applied:
         ACTIONS.labels(envelope.type.rsplit(".", 1)[-1], "applied").inc()
         log.info("action applied", extra={"complaint_id": action.complaint_id, "event_id": envelope.id})
+    return applied
+
+
+# A work-order system's status → the staff action whose lifecycle rule it follows.
+_STATUS_RULES = {
+    "acknowledged": ComplaintAcknowledged.TYPE,
+    "in_progress": ComplaintAcknowledged.TYPE,
+    "resolved": ComplaintResolved.TYPE,
+    "rejected": ComplaintRejected.TYPE,
+}
+
+
+async def apply_status_update(envelope: Envelope, *, store: Store) -> bool:
+    """Apply a partner's ``status-updated`` once, under the same lifecycle as staff actions."""
+    update = envelope.payload(ComplaintStatusUpdated)
+    doc = await (
+        records.find(store, update.complaint_id)
+        if update.complaint_id
+        else records.find_by_tracking_code(store, update.tracking_code or "")
+    )
+    if doc is None:
+        log.warning("status update for an unknown complaint", extra={"event_id": envelope.id})
+        return False
+    if envelope.id in doc.get("applied_events", ()):
+        return False
+    if update.status in ("acknowledged", "in_progress") and doc["status"] == "acknowledged":
+        status = "acknowledged"  # progress on work already taken on: history only
+    else:
+        try:
+            status = next_status(_STATUS_RULES[update.status], doc["status"])
+        except InvalidTransition as exc:
+            log.warning(str(exc), extra={"complaint_id": doc["_id"], "event_id": envelope.id})
+            ACTIONS.labels("status-updated", "refused").inc()
+            return False
+    entry = records.timeline_entry(update.status, update.updated_at, event_id=envelope.id, note=update.note)
+    entry.update(source=envelope.source, external_id=update.external_id, internal_note=update.internal_note)
+    fields: Doc = {"status": status, "updated_at": update.updated_at}
+    if status == "resolved":
+        fields["resolved_at"] = update.updated_at
+    applied = await records.apply_event(store, doc["_id"], event_id=envelope.id, entry=entry, fields=fields)
+    if applied:
+        ACTIONS.labels("status-updated", "applied").inc()
     return applied

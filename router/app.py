@@ -9,6 +9,7 @@ from router.bootstrap import Router
 from router.handlers import handle_submitted
 from services.bus import FaustPublisher
 from services.contracts import topics
+from services.contracts.complaints import ComplaintStatusUpdated
 from services.contracts.envelope import Envelope
 from services.worker import MessagePolicy, Readiness, add_operations_pages, consume, create_app
 
@@ -41,6 +42,8 @@ def create_router_app(router: Router) -> faust.App:
     async def apply(envelope: Envelope) -> None:
         if envelope.type in actions.MODELS:
             await actions.apply_action(envelope, store=router.store)
+        elif envelope.type == ComplaintStatusUpdated.TYPE:
+            await actions.apply_status_update(envelope, store=router.store)
 
     consume(app, topics.SUBMITTED, policy, handle)
     consume(app, topics.EVENTS, policy, apply)
