@@ -71,3 +71,22 @@ def test_cli_creates_lists_and_revokes(infra: LocalInfra, database: str) -> None
         [*pasokh, "create", "--name", "x", "--scopes", "root"], env=env, capture_output=True, text=True
     )
     assert refused.returncode == 2 and "unknown scopes: root" in refused.stderr
+
+
+async def test_a_key_check_without_mongodb_is_a_503_not_a_500(infra: LocalInfra) -> None:
+    from intake.bootstrap import bootstrap
+    from intake.settings import IntakeSettings
+    from pasokh.infra.process import free_port
+    from services.errors import DependencyUnavailable
+    from services.settings import KafkaSettings, MongoSettings
+
+    settings = IntakeSettings(
+        kafka=KafkaSettings(bootstrap_servers=infra.bootstrap_servers),
+        mongo=MongoSettings(uri=f"mongodb://127.0.0.1:{free_port()}/", timeout_ms=300),
+    )
+    intake = bootstrap(settings)
+    try:
+        with pytest.raises(DependencyUnavailable):
+            await auth.authenticate(intake.store, "pk_0123456789ab_secret")
+    finally:
+        await intake.store.close()

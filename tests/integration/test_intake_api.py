@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -97,3 +98,42 @@ async def test_cors_allows_only_the_configured_origin(infra: LocalInfra, databas
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == "https://137.karaj.ir"
     assert "access-control-allow-origin" not in other.headers
+
+
+async def test_a_stale_idempotency_claim_is_taken_over(intake_app: IntakeApp) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from intake import idempotency
+
+    client, intake = intake_app
+    body = {"text": LIGHTS, "district": "3"}
+    raw = json.dumps(body).encode()
+    # A process died holding this key three minutes ago.
+    await intake.store.db["idempotency_keys"].insert_one(
+        {
+            "_id": "complaints:crashed-key",
+            "fingerprint": idempotency.fingerprint(raw),
+            "state": "pending",
+            "at": datetime.now(UTC) - timedelta(minutes=3),
+        }
+    )
+    fresh = "fresh-key"
+    await intake.store.db["idempotency_keys"].insert_one(
+        {
+            "_id": f"complaints:{fresh}",
+            "fingerprint": idempotency.fingerprint(raw),
+            "state": "pending",
+            "at": datetime.now(UTC),
+        }
+    )
+    headers = {"Content-Type": "application/json"}
+
+    retried = await client.post(
+        "/v1/complaints", content=raw, headers={**headers, "Idempotency-Key": "crashed-key"}
+    )
+    in_progress = await client.post(
+        "/v1/complaints", content=raw, headers={**headers, "Idempotency-Key": fresh}
+    )
+
+    assert retried.status_code == 202
+    assert in_progress.status_code == 409 and in_progress.json()["error"]["code"] == "idempotency_in_progress"
