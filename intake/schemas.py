@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -119,3 +119,9 @@ class ErrorBody(BaseModel):
     """``{"error": {...}}``."""
 
     error: ErrorDetail
+
+
+# FastAPI answers 400 (not 422) when a JSON body cannot even be decoded (it is not UTF-8).
+UNREADABLE_BODY: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body could not be read (it is not UTF-8)."}
+}

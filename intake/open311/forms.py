@@ -38,7 +38,7 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]+)\](\[\])?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Limits of fields Pasokh checks but does not keep.
-_LENGTHS = {
+LENGTHS = {
     "email": 254,
     "first_name": 100,
     "last_name": 100,
@@ -81,7 +81,7 @@ def one(form: Form, name: str, *, limit: int | None = None) -> str | None:
     if len(values) > 1:
         raise bad_request(f"{name} was given more than once")
     value = values[0] if values else None
-    limit = limit or _LENGTHS.get(name)
+    limit = limit or LENGTHS.get(name)
     if value is not None and limit is not None and len(value) > limit:
         raise bad_request(f"{name} is longer than {limit} characters")
     return value

@@ -28,6 +28,7 @@ Language = Literal["fa", "en"]
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 # "Default query limit is a span of 90 days or first 1000 requests returned, whichever is smallest."
 SPAN = timedelta(days=90)
+EARLIEST, LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
 LIMIT = 1000
 # Complaints scanned for one page of updates; each holds at least one update in the window.
 UPDATES_SCAN = 5 * LIMIT
@@ -116,7 +117,10 @@ def parse_w3(raw: str, name: str) -> datetime:
         offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
         if offset >= timedelta(hours=24):
             raise bad_request(f"{name} has an impossible time-zone offset")
-        at -= sign * offset
+        try:
+            at -= sign * offset
+        except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+            raise bad_request(f"{name} is out of range (years 1 to 9999 in UTC)") from None
     return at
 
 
@@ -124,11 +128,12 @@ def window(start: datetime | None, end: datetime | None, now: datetime) -> tuple
     """The searched range: the last 90 days by default; 90 days from or to the one bound given."""
     if start is None and end is None:
         return now - SPAN, now
+    # Near year 1 or 9999 the other bound is clamped rather than overflowing (nothing is there anyway).
     if start is None:
         assert end is not None
-        start = end - SPAN
+        start = end - SPAN if end - EARLIEST > SPAN else EARLIEST
     elif end is None:
-        end = start + SPAN
+        end = start + SPAN if LATEST - start > SPAN else LATEST
     if start > end:
         raise bad_request("start_date is after end_date")
     if end - start > SPAN:

@@ -23,12 +23,20 @@ from intake.deps import IntakeDep
 from intake.metrics import SUBMITTED
 from intake.open311 import forms, render
 from intake.open311 import handlers as georeport
+from intake.open311 import schemas as doc
 from intake.open311.errors import Open311Error, bad_request, forbidden, from_pasokh
 from intake.open311.render import FORMATS, Format
 from services.errors import DependencyUnavailable, PasokhError
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
-FormatParam = Annotated[str, Path(description="`json` or `xml` (the spec's required format).")]
+# Documented as an enum; any other value is answered by the handler (404 in the spec's error format).
+FormatParam = Annotated[
+    str,
+    Path(
+        description="`json` or `xml` (the spec's required format).",
+        json_schema_extra={"enum": ["json", "xml"]},
+    ),
+]
 _STARTED = datetime.now(UTC)
 
 
@@ -109,7 +117,12 @@ def _changeset(taxonomy_file: os.PathLike[str] | None) -> datetime:
         return _STARTED
 
 
-@router.get("/discovery.{fmt}", summary="Service discovery (endpoints, formats, contact, key service)")
+@router.get(
+    "/discovery.{fmt}",
+    summary="Service discovery (endpoints, formats, contact, key service)",
+    responses=doc.responses(doc.Discovery, 404, 429),
+    openapi_extra={"parameters": doc.LANGUAGE},
+)
 async def discovery(fmt: FormatParam, request: Request, intake: IntakeDep) -> Response:
     """The Service Discovery document for this GeoReport v2 endpoint."""
 
@@ -126,7 +139,12 @@ async def discovery(fmt: FormatParam, request: Request, intake: IntakeDep) -> Re
     return await _answer(fmt, work)
 
 
-@router.get("/services.{fmt}", summary="GET Service List: the city's service codes")
+@router.get(
+    "/services.{fmt}",
+    summary="GET Service List: the city's service codes",
+    responses=doc.responses(list[doc.Service], 404, 429),
+    openapi_extra={"parameters": doc.LANGUAGE},
+)
 async def services(fmt: FormatParam, request: Request, intake: IntakeDep) -> Response:
     """Every category as an Open311 service, named in Persian (default) or English."""
 
@@ -139,7 +157,12 @@ async def services(fmt: FormatParam, request: Request, intake: IntakeDep) -> Res
     return await _answer(fmt, work)
 
 
-@router.get("/services/{service_code}.{fmt}", summary="GET Service Definition: a service's attributes")
+@router.get(
+    "/services/{service_code}.{fmt}",
+    summary="GET Service Definition: a service's attributes",
+    responses=doc.responses(doc.ServiceDefinition, 404, 429),
+    openapi_extra={"parameters": doc.LANGUAGE},
+)
 async def service_definition(
     service_code: str, fmt: FormatParam, request: Request, intake: IntakeDep
 ) -> Response:
@@ -159,6 +182,8 @@ async def service_definition(
     description="application/x-www-form-urlencoded. The complaint takes the same durable path as "
     "POST /v1/complaints (channel `partner`); the answer's service_request_id is the tracking code. "
     "An `Idempotency-Key` header is honoured as in /v1.",
+    responses=doc.responses(list[doc.CreatedRequest], 400, 403, 404, 413, 429),
+    openapi_extra={**doc.POST_REQUEST, "parameters": doc.LANGUAGE},
 )
 async def post_request(fmt: FormatParam, request: Request, intake: IntakeDep) -> Response:
     """Validate, publish to Kafka and answer with the tracking code."""
@@ -204,6 +229,8 @@ async def post_request(fmt: FormatParam, request: Request, intake: IntakeDep) ->
     description="Filters: service_request_id (comma list; overrides the others), service_code, "
     "start_date, end_date (w3 format, at most 90 days apart), status (open, closed). Defaults: the last "
     "90 days, at most 1000 requests, newest first.",
+    responses=doc.responses(list[doc.ServiceRequest], 400, 404, 429),
+    openapi_extra={"parameters": doc.REQUESTS_QUERY},
 )
 async def get_requests(fmt: FormatParam, request: Request, intake: IntakeDep) -> Response:
     """Public fields of the matching complaints; never a phone, name or e-mail."""
@@ -226,7 +253,12 @@ async def get_requests(fmt: FormatParam, request: Request, intake: IntakeDep) ->
     return await _answer(fmt, work)
 
 
-@router.get("/requests/{service_request_id}.{fmt}", summary="GET Service Request")
+@router.get(
+    "/requests/{service_request_id}.{fmt}",
+    summary="GET Service Request",
+    responses=doc.responses(list[doc.ServiceRequest], 400, 404, 429),
+    openapi_extra={"parameters": doc.LANGUAGE},
+)
 async def get_request(
     service_request_id: str, fmt: FormatParam, request: Request, intake: IntakeDep
 ) -> Response:
@@ -246,6 +278,7 @@ async def get_request(
     summary="GET service_request_id from a token",
     description="Every service is realtime, so POST requests never answers with a token; the id that "
     "/v1/complaints answers with works as one.",
+    responses=doc.responses(list[doc.Token], 400, 404, 429),
 )
 async def get_token(token: str, fmt: FormatParam, intake: IntakeDep) -> Response:
     """The tracking code behind a token."""
@@ -261,6 +294,8 @@ async def get_token(token: str, fmt: FormatParam, intake: IntakeDep) -> Response
     summary="GET Service Request Updates (mySociety's extension)",
     description="Public updates of every request between start_date and end_date (w3 format; by "
     "default the last 90 days), oldest first, at most 1000.",
+    responses=doc.responses(list[doc.RequestUpdate], 400, 404, 429),
+    openapi_extra={"parameters": doc.UPDATES_QUERY},
 )
 async def get_updates(fmt: FormatParam, request: Request, intake: IntakeDep) -> Response:
     """Each public step after submission: status, note, time."""
@@ -288,6 +323,8 @@ async def get_updates(fmt: FormatParam, request: Request, intake: IntakeDep) -> 
     "IN_PROGRESS/ACTION_SCHEDULED/INVESTIGATING acknowledge a routed one; otherwise the description "
     "is added as a public note. The key must be allowed to act on the request's department. The "
     "client's update_id makes a retry safe.",
+    responses=doc.responses(list[doc.CreatedUpdate], 400, 403, 404, 413, 429),
+    openapi_extra=doc.POST_UPDATE,
 )
 async def post_update(fmt: FormatParam, request: Request, intake: IntakeDep) -> Response:
     """Publish the staff action the update stands for; answer with its id."""

@@ -11,7 +11,7 @@ from intake import handlers, idempotency
 from intake.auth import limit_submitter
 from intake.deps import IntakeDep
 from intake.metrics import SUBMITTED
-from intake.schemas import ComplaintAccepted, ComplaintIn, ComplaintStatus, ErrorBody
+from intake.schemas import UNREADABLE_BODY, ComplaintAccepted, ComplaintIn, ComplaintStatus, ErrorBody
 
 router = APIRouter(prefix="/v1", tags=["complaints"])
 
@@ -25,7 +25,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     dependencies=[Depends(limit_submitter)],
     status_code=202,
     response_model=ComplaintAccepted,
-    responses=_ERRORS,
+    responses={**UNREADABLE_BODY, **_ERRORS},
     summary="Submit a complaint",
     description="Answers 202 once the complaint is durable in Kafka (acks=all); it is never lost after that.",
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from intake import partner_events
@@ -48,7 +48,12 @@ async def schema_index() -> dict[str, list[str]]:
     description="`name` is `<type>.v<version>.json` (e.g. `org.pasokh.complaint.routed.v1.json`; the "
     "`.json` may be left out); its `$id` is the `dataschema` of such events. "
     "`partner.org.pasokh.complaint.submitted.v1.json` is the data partners send to `POST /v1/events`.",
-    responses={404: {"model": ErrorBody}},
+    # Documented by hand: the answer is application/schema+json, the 404 application/json.
+    response_class=Response,
+    responses={
+        200: {"description": "The schema", "content": {SCHEMA_MEDIA_TYPE: {"schema": {"type": "object"}}}},
+        404: {"model": ErrorBody},
+    },
 )
 async def schema(name: str) -> JSONResponse:
     """One schema document, 404 if there is no such name."""

@@ -14,7 +14,7 @@ from intake import idempotency, staff
 from intake.auth import PartnerReadDep, StaffDep
 from intake.deps import IntakeDep
 from intake.handlers import public_status
-from intake.schemas import ComplaintStatus, ErrorBody, LocationIn
+from intake.schemas import UNREADABLE_BODY, ComplaintStatus, ErrorBody, LocationIn
 from services import records
 from services.contracts.actions import (
     ComplaintAcknowledged,
@@ -111,7 +111,11 @@ async def _act(
     return await idempotency.respond_once(intake.store, scope, key, await request.body(), work)
 
 
-_ACTION: dict[str, Any] = {"status_code": 202, "response_model": ActionAccepted, "responses": _ERRORS}
+_ACTION: dict[str, Any] = {
+    "status_code": 202,
+    "response_model": ActionAccepted,
+    "responses": {**UNREADABLE_BODY, **_ERRORS},
+}
 
 
 @router.post("/complaints/{complaint_id}/acknowledge", summary="Acknowledge a complaint", **_ACTION)

@@ -184,3 +184,27 @@ def test_openapi_lists_the_public_api(client: TestClient) -> None:
     post = paths["/v1/complaints"]["post"]
     assert "202" in post["responses"] and "422" in post["responses"]
     assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in post.get("parameters", []))
+
+
+def test_a_body_that_is_not_utf8_gets_the_documented_400(client: TestClient) -> None:
+    # Found by the API fuzz run: FastAPI answers 400 (not 422) here, and /openapi.json did not say so.
+    response = client.post(
+        "/v1/complaints", content=b'{"text": "\xff\xfe"}', headers={"content-type": "application/json"}
+    )
+    assert_error(response, 400, "http_400")
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "400" in paths["/v1/complaints"]["post"]["responses"]
+    assert "400" in paths["/v1/complaints/{complaint_id}/comment"]["post"]["responses"]
+
+
+def test_openapi_documents_the_media_types_actually_served(client: TestClient) -> None:
+    # Found by the API fuzz run: Open311 answers XML too, and event schemas are application/schema+json.
+    paths = client.get("/openapi.json").json()["paths"]
+    open311 = [op for path, ops in paths.items() if path.startswith("/open311/") for op in ops.values()]
+    assert len(open311) == 9
+    for operation in open311:
+        assert set(operation["responses"]["200"]["content"]) == {"application/json", "text/xml"}
+        assert "404" in operation["responses"], "an unknown format is 404 in the spec's error format"
+    schema = paths["/v1/schemas/{name}"]["get"]["responses"]
+    assert set(schema["200"]["content"]) == {"application/schema+json"}
+    assert set(schema["404"]["content"]) == {"application/json"}

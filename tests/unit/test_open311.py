@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from intake.open311 import forms, render
 from intake.open311.errors import Open311Error
-from intake.open311.handlers import choose_language, parse_w3
+from intake.open311.handlers import choose_language, parse_w3, window
 from services.contracts.actions import (
     ComplaintAcknowledged,
     ComplaintCommented,
@@ -46,6 +46,24 @@ def test_w3_dates_without_zone_or_impossible_are_400(raw: str) -> None:
     with pytest.raises(Open311Error) as info:
         parse_w3(raw, "start_date")
     assert info.value.status == 400 and "start_date" in info.value.description
+
+
+@pytest.mark.parametrize("raw", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_w3_dates_beyond_year_1_or_9999_in_utc_are_400(raw: str) -> None:
+    # Found by the API fuzz run: the zone offset overflowed datetime, a 500.
+    with pytest.raises(Open311Error) as info:
+        parse_w3(raw, "updated_datetime")
+    assert info.value.status == 400 and "updated_datetime" in info.value.description
+
+
+def test_a_window_at_the_ends_of_time_is_clamped_not_a_crash() -> None:
+    # Found by the API fuzz run: end_date=0001-01-01 (or start_date in 9999) overflowed, a 500.
+    now = datetime.now(UTC)
+    first, last = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+
+    assert window(None, first, now) == (first, first)
+    assert window(first, None, now) == (first, first + timedelta(days=90))
+    assert window(last - timedelta(days=1), None, now) == (last - timedelta(days=1), last)
 
 
 @pytest.mark.parametrize(
