@@ -167,15 +167,22 @@ def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
     return dependency
 
 
-async def limit_submitter(request: Request) -> None:
-    """Anonymous submissions are limited per client IP; a partner's key (complaints:write) per key."""
+async def submitter(request: Request) -> Principal | None:
+    """The partner behind a submission (a key with complaints:write), or None for a citizen.
+
+    Anonymous submissions are limited per client IP; a partner's per key.
+    """
     intake = request.app.state.intake
     raw = presented_key(request)
     principal = await authenticate(intake.store, raw) if raw else None
     if principal is not None and principal.has("complaints:write"):
         intake.limits.per_key.take(principal.key_id)
-    else:
-        intake.limits.per_submitter.take(request.client.host if request.client else "unknown")
+        return principal
+    intake.limits.per_submitter.take(request.client.host if request.client else "unknown")
+    return None
+
+
+SubmitterDep = Annotated[Principal | None, Depends(submitter)]
 
 
 StaffDep = Annotated[Principal, Depends(require("staff"))]

@@ -37,6 +37,10 @@ class Forbidden(PasokhError):
     """The key is valid but does not allow this action."""
 
 
+class ChannelNeedsKey(PasokhError):
+    """Only the web form and the app submit without a key."""
+
+
 class OutsideCity(PasokhError):
     """The location is outside the city this deployment serves."""
 
@@ -138,6 +142,12 @@ ERRORS: dict[type[Exception], tuple[int, str, str, str]] = {
         "unknown_category",
         "این دسته‌بندی در فهرست خدمات شهر نیست.",
         "This category is not one of the city's service codes.",
+    ),
+    ChannelNeedsKey: (
+        403,
+        "channel_needs_key",
+        "ثبت از این مسیر فقط با کلید دسترسی ممکن است.",
+        "Only the web and app channels may submit without an API key.",
     ),
     OutsideCity: (
         422,

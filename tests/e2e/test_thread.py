@@ -153,7 +153,7 @@ def test_sms_provider_outage_is_retried_without_duplicates(
 
 def test_idempotency_key_replays_the_first_answer(system: PasokhUp) -> None:
     key = str(uuid.uuid4())
-    body = {"text": LIGHTS, "channel": "partner"}
+    body = {"text": LIGHTS, "channel": "app"}
 
     first = submit(system, body, **{"Idempotency-Key": key})
     again = submit(system, body, **{"Idempotency-Key": key})

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from intake import auth
 from intake.app import create_app
 from intake.bootstrap import Intake, bootstrap
 from intake.settings import IntakeSettings
@@ -38,7 +39,7 @@ async def custom_intake(infra: LocalInfra, database: str, **intake: Any) -> Asyn
 
 
 async def test_location_must_be_in_the_city_or_a_place_named(intake_app: IntakeApp) -> None:
-    client, _ = intake_app
+    client, intake = intake_app
 
     outside = await client.post(
         "/v1/complaints", json={"text": LIGHTS, "location": {"lat": 29.61, "lon": 52.53}}
@@ -50,12 +51,17 @@ async def test_location_must_be_in_the_city_or_a_place_named(intake_app: IntakeA
     by_address = await client.post(
         "/v1/complaints", json={"text": LIGHTS, "address": "کرج، گوهردشت، بلوار موذن"}
     )
-    by_sms = await client.post("/v1/complaints", json={"text": LIGHTS, "channel": "sms"})
+    key, _ = await auth.create_key(intake.store, name="sms gateway", scopes=["complaints:write"])
+    by_sms = await client.post(
+        "/v1/complaints", json={"text": LIGHTS, "channel": "sms"}, headers={"X-API-Key": key}
+    )
+    spoofed = await client.post("/v1/complaints", json={"text": LIGHTS, "channel": "sms"})
 
     assert (outside.status_code, outside.json()["error"]["code"]) == (422, "location_outside_city")
     assert (nowhere.status_code, nowhere.json()["error"]["code"]) == (422, "place_required")
     assert "نشانی" in nowhere.json()["error"]["message"]["fa"]
     assert [r.status_code for r in (inside, by_address, by_sms)] == [202, 202, 202]
+    assert (spoofed.status_code, spoofed.json()["error"]["code"]) == (403, "channel_needs_key")
 
 
 async def test_anonymous_submissions_are_limited_per_ip(infra: LocalInfra, database: str) -> None:
