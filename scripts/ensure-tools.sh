@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure the tools that obtain the local infrastructure are present: Python >= 3.11 (the
 # virtualenv), a JDK and Maven (Kafka's jars from Maven Central), Go >= 1.24 (FerretDB from the Go
-# module proxy; not needed when mongod is on PATH). Missing ones are installed with apt-get when we
-# are root on Debian; otherwise it says what to install and fails.
+# module proxy; not needed when mongod is on PATH), PostgreSQL >= 15 (the opt-in FerretDB backend,
+# PASOKH_LOCAL_MONGO=ferretdb-postgresql, which the test suite also exercises). Missing ones are
+# installed with apt-get when we are root on Debian; otherwise it says what to install and fails.
 set -euo pipefail
 
 missing=()
@@ -10,6 +11,18 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || mis
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 if ! command -v mongod >/dev/null && ! command -v go >/dev/null; then missing+=(golang-go); fi
+# Where pasokh/infra/postgres.py looks: pg_config --bindir, then Debian's /usr/lib/postgresql/<major>/bin.
+has_postgres() {
+  local bindir
+  if command -v pg_config >/dev/null; then
+    bindir=$(pg_config --bindir 2>/dev/null) && [ -x "$bindir/postgres" ] && [ -x "$bindir/initdb" ] && return 0
+  fi
+  for bindir in /usr/lib/postgresql/*/bin; do
+    [ -x "$bindir/postgres" ] && [ -x "$bindir/initdb" ] && return 0
+  done
+  return 1
+}
+has_postgres || missing+=(postgresql)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -1,4 +1,5 @@
-"""A MongoDB-wire server on a loopback port: ``mongod`` when installed, else FerretDB on SQLite.
+"""A MongoDB-wire server on a loopback port: ``mongod`` when installed, else FerretDB on SQLite;
+FerretDB on PostgreSQL when ``PASOKH_LOCAL_MONGO=ferretdb-postgresql`` asks for it.
 
 FerretDB is built once with Go from the module proxy (its own ``cmd/ferretdb`` panics when built
 from the module zip, FerretDB issue #2982, so a small wrapper module embeds it).
@@ -6,6 +7,7 @@ from the module zip, FerretDB issue #2982, so a small wrapper module embeds it).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -14,10 +16,35 @@ from pathlib import Path
 
 from pasokh.infra.cache import build_once
 from pasokh.infra.errors import InfraError
+from pasokh.infra.postgres import PostgresServer
 from pasokh.infra.process import ManagedProcess, free_port
 
 FERRETDB_VERSION = "v1.24.2"
 _SOURCES = ("main.go", "go.mod", "go.sum")
+_PACKAGE = resources.files("pasokh.infra") / "ferretdb"
+
+BACKEND_ENV = "PASOKH_LOCAL_MONGO"
+# auto: mongod if it is on PATH, else FerretDB on SQLite (the project's default).
+BACKENDS = ("auto", "ferretdb-sqlite", "ferretdb-postgresql", "mongod")
+
+
+def backend_from_env() -> str:
+    """``$PASOKH_LOCAL_MONGO`` (``auto`` when unset or empty); an unknown value is an InfraError."""
+    value = os.environ.get(BACKEND_ENV, "").strip() or "auto"
+    if value not in BACKENDS:
+        raise InfraError(
+            f"reading {BACKEND_ENV}", f"unknown value {value!r}; expected one of {', '.join(BACKENDS)}"
+        )
+    return value
+
+
+def ferretdb_cache_name() -> str:
+    """The cache entry of the FerretDB binary: the version and a hash of our wrapper's sources, so a
+    change to main.go, go.mod or go.sum builds a new binary."""
+    digest = hashlib.sha256()
+    for name in _SOURCES:
+        digest.update(name.encode() + b"\0" + _PACKAGE.joinpath(name).read_bytes())
+    return f"ferretdb-{FERRETDB_VERSION}-{digest.hexdigest()[:10]}"
 
 
 def install_ferretdb() -> Path:
@@ -33,9 +60,8 @@ def install_ferretdb() -> Path:
             )
         source = work / "src"
         source.mkdir()
-        package = resources.files("pasokh.infra") / "ferretdb"
         for name in _SOURCES:
-            (source / name).write_bytes(package.joinpath(name).read_bytes())
+            (source / name).write_bytes(_PACKAGE.joinpath(name).read_bytes())
         env = {**os.environ, "CGO_ENABLED": "0"}
         try:
             result = subprocess.run(
@@ -52,17 +78,31 @@ def install_ferretdb() -> Path:
             raise InfraError(step, (result.stdout + result.stderr)[-4000:])
         shutil.rmtree(source)
 
-    return build_once(f"ferretdb-{FERRETDB_VERSION}", build) / "ferretdb"
+    return build_once(ferretdb_cache_name(), build) / "ferretdb"
 
 
 class MongoServer:
-    """``mongod`` if it is on PATH (real MongoDB), otherwise FerretDB with SQLite files in ``data_dir``."""
+    """One of: ``mongod`` (real MongoDB, data in ``data_dir``); FerretDB on SQLite (files in
+    ``data_dir``; kind ``ferretdb``); FerretDB on a private PostgreSQL cluster (in
+    ``data_dir/postgresql``, see :class:`PostgresServer`; kind ``ferretdb-postgresql``).
 
-    def __init__(self, data_dir: Path) -> None:
+    ``backend`` is one of :data:`BACKENDS`, by default ``$PASOKH_LOCAL_MONGO`` (``auto``).
+    """
+
+    def __init__(self, data_dir: Path, backend: str | None = None) -> None:
         self.data_dir = data_dir.resolve()
         self.port = 0
-        self.kind = "mongod" if shutil.which("mongod") else "ferretdb"
+        if backend is None:
+            backend = backend_from_env()
+        elif backend not in BACKENDS:
+            raise InfraError("choosing the MongoDB-wire server", f"unknown backend {backend!r}")
+        self.backend = backend
+        if backend == "auto":
+            self.kind = "mongod" if shutil.which("mongod") else "ferretdb"
+        else:
+            self.kind = {"ferretdb-sqlite": "ferretdb"}.get(backend, backend)
         self.process: ManagedProcess | None = None
+        self.postgres: PostgresServer | None = None
 
     @property
     def uri(self) -> str:
@@ -71,11 +111,21 @@ class MongoServer:
 
     def start(self, *, timeout: float = 60.0) -> None:
         """Install if needed, start, and wait until it answers ``ping``."""
+        try:
+            self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout: float) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
         if self.kind == "mongod":
+            mongod = shutil.which("mongod")
+            if mongod is None:
+                raise InfraError(f"finding `mongod` on PATH ({BACKEND_ENV}=mongod)", "install MongoDB")
+            self.port = free_port()
             argv = [
-                shutil.which("mongod") or "mongod",
+                mongod,
                 "--dbpath",
                 str(self.data_dir),
                 "--port",
@@ -83,9 +133,22 @@ class MongoServer:
                 "--bind_ip",
                 "127.0.0.1",
             ]
-        else:
+        elif self.kind == "ferretdb-postgresql":
+            ferretdb = install_ferretdb()  # before PostgreSQL: a failed build leaves nothing running
+            self.postgres = PostgresServer(self.data_dir / "postgresql")
+            self.postgres.start(timeout=timeout)
+            self.port = free_port()
             argv = [
-                str(install_ferretdb()),
+                str(ferretdb),
+                f"-listen-addr=127.0.0.1:{self.port}",
+                "-handler=postgresql",
+                f"-postgresql-url={self.postgres.ferretdb_url}",
+            ]
+        else:
+            ferretdb = install_ferretdb()
+            self.port = free_port()
+            argv = [
+                str(ferretdb),
                 f"-listen-addr=127.0.0.1:{self.port}",
                 f"-sqlite-url=file:{self.data_dir}/",
             ]
@@ -102,6 +165,8 @@ class MongoServer:
         return True
 
     def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after a timeout)."""
+        """Stop the server (SIGTERM, then SIGKILL after a timeout); FerretDB before its PostgreSQL."""
         if self.process is not None:
             self.process.stop(timeout=15)
+        if self.postgres is not None:
+            self.postgres.stop()

@@ -56,12 +56,21 @@ class ManagedProcess:
         log_path: Path | None,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
+        user: int | None = None,
+        group: int | None = None,
+        stop_signal: signal.Signals = signal.SIGTERM,
     ) -> None:
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
         self.env = dict(env) if env is not None else None
         self.cwd = cwd
+        # Run as another uid/gid (root starting PostgreSQL, which refuses to run as root), with no
+        # supplementary groups of ours. Python switches ids before preexec_fn runs, so the
+        # parent-death signal set there survives the switch.
+        self.user = user
+        self.group = group
+        self.stop_signal = stop_signal
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -85,6 +94,9 @@ class ManagedProcess:
                 cwd=self.cwd,
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
+                user=self.user,
+                group=self.group,
+                extra_groups=[] if self.user is not None else None,
             )
         except OSError as exc:
             raise InfraError(f"starting {self.name} ({self.argv[0]})", str(exc)) from exc
@@ -121,11 +133,12 @@ class ManagedProcess:
         raise InfraError(what, f"{problem}\n{tail}")
 
     def stop(self, timeout: float = 20.0) -> None:
-        """SIGTERM the child's process group, then SIGKILL it after ``timeout`` seconds."""
+        """``stop_signal`` (SIGTERM unless set) to the child's process group, then SIGKILL after
+        ``timeout`` seconds."""
         if self.proc is None:
             return
         if self.proc.poll() is None:
-            self._signal(signal.SIGTERM)
+            self._signal(self.stop_signal)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:

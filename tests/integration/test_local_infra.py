@@ -12,7 +12,8 @@ import pytest
 from pasokh.infra.errors import InfraError
 from pasokh.infra.kafka import KAFKA_VERSION
 from pasokh.infra.local import LocalInfra
-from pasokh.infra.mongo import FERRETDB_VERSION, MongoServer
+from pasokh.infra.mongo import MongoServer, ferretdb_cache_name
+from pasokh.infra.postgres import PostgresServer
 from services.settings import KafkaSettings, MongoSettings, PasokhSettings
 
 
@@ -42,12 +43,11 @@ def test_missing_maven_names_the_step(
 
 def test_a_server_that_dies_at_start_is_reported_with_its_log(empty_cache: Path, tmp_path: Path) -> None:
     # A FerretDB "binary" in the cache that fails like a broken build would.
-    fake = empty_cache / f"ferretdb-{FERRETDB_VERSION}" / "ferretdb"
+    fake = empty_cache / ferretdb_cache_name() / "ferretdb"
     fake.parent.mkdir(parents=True)
     fake.write_text("#!/bin/sh\necho 'sqlite: unable to open database' >&2\nexit 3\n")
     fake.chmod(0o755)
-    server = MongoServer(tmp_path / "mongo")
-    server.kind = "ferretdb"
+    server = MongoServer(tmp_path / "mongo", backend="ferretdb-sqlite")
 
     with pytest.raises(InfraError) as failure:
         server.start(timeout=20)
@@ -55,6 +55,25 @@ def test_a_server_that_dies_at_start_is_reported_with_its_log(empty_cache: Path,
     message = str(failure.value)
     assert "starting ferretdb failed" in message
     assert "exited with code 3" in message and "unable to open database" in message
+
+
+def test_an_unknown_local_mongo_backend_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PASOKH_LOCAL_MONGO", "ferretdb-mysql")
+
+    with pytest.raises(InfraError, match=r"reading PASOKH_LOCAL_MONGO failed:\n.*'ferretdb-mysql'"):
+        MongoServer(tmp_path / "mongo")
+
+
+def test_missing_postgresql_names_the_step_and_the_package(
+    empty_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))
+    monkeypatch.setattr("pasokh.infra.postgres.DEBIAN_ROOT", tmp_path / "no-postgresql")
+
+    with pytest.raises(InfraError, match=r"(?s)finding PostgreSQL 15\+ .*apt-get install postgresql"):
+        PostgresServer(tmp_path / "pg").start()
 
 
 def test_pasokh_up_fails_loudly_when_infrastructure_cannot_start(empty_cache: Path, tmp_path: Path) -> None:

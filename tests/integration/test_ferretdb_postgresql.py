@@ -1,0 +1,122 @@
+"""FerretDB on PostgreSQL (PASOKH_LOCAL_MONGO=ferretdb-postgresql): the operations Pasokh's stores use,
+the companion GIN indexes that make them fast, and a stop that leaves no process behind.
+
+Never skipped: without PostgreSQL 15+ the server fails to start with an InfraError saying what to
+install (`make test` installs the Debian package postgresql through scripts/ensure-tools.sh)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pymongo import AsyncMongoClient
+from pymongo.errors import DuplicateKeyError
+
+from pasokh.infra.mongo import MongoServer
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _children(parent: int) -> list[int]:
+    """Live pids whose parent is ``parent`` (postgres's helpers and backends, each of which puts
+    itself in a session of its own, so the postmaster's process group does not hold them)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if int(fields[1]) == parent and fields[0] != "Z":
+                children.append(int(entry.name))
+    return children
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[MongoServer]:
+    mongo = MongoServer(tmp_path / "mongo", backend="ferretdb-postgresql")
+    mongo.start()
+    yield mongo
+    mongo.stop()
+
+
+def test_ferretdb_on_postgresql_serves_the_stores_and_stops_cleanly(server: MongoServer) -> None:
+    assert server.kind == "ferretdb-postgresql"
+    assert server.postgres is not None and server.process is not None
+
+    async def exercise() -> None:
+        client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(server.uri)
+        try:
+            assert (await client.admin.command("ping"))["ok"] == 1.0
+            complaints = client["pasokh_pg"]["complaints"]
+            await complaints.create_index("tracking_code", unique=True)
+            await complaints.insert_one({"_id": "c1", "tracking_code": "T-1", "applied_events": []})
+            with pytest.raises(DuplicateKeyError):
+                await complaints.insert_one({"_id": "c2", "tracking_code": "T-1"})
+
+            # The guarded update every projection uses: applies an event once, a redelivery matches 0.
+            matched = []
+            for _ in range(2):
+                result = await complaints.update_one(
+                    {"_id": "c1", "applied_events": {"$ne": "e1"}},
+                    {
+                        "$set": {"status": "routed"},
+                        "$push": {"applied_events": "e1"},
+                        "$addToSet": {"tags": "t"},
+                    },
+                )
+                matched.append(result.matched_count)
+            assert matched == [1, 0]
+            assert await complaints.find_one({"_id": "c1"}) == {
+                "_id": "c1",
+                "tracking_code": "T-1",
+                "applied_events": ["e1"],
+                "status": "routed",
+                "tags": ["t"],
+            }
+        finally:
+            await client.close()
+
+    asyncio.run(exercise())
+
+    # FerretDB created btree indexes on (_jsonb -> '_id') and (_jsonb -> 'tracking_code'); the event
+    # trigger added a GIN index on the same expression next to each.
+    rows = server.postgres.psql(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = 'pasokh_pg' AND tablename LIKE 'complaints%'"
+    ).splitlines()
+    found = sorted((row.split(" USING ")[1].split(" ")[0], row.split("'")[1]) for row in rows)
+    assert found == [
+        ("btree", "_id"),
+        ("btree", "tracking_code"),
+        ("gin", "_id"),
+        ("gin", "tracking_code"),
+    ], rows
+    assert all("jsonb_path_ops" in row and "fastupdate=off" in row for row in rows if " USING gin " in row)
+
+    assert server.postgres.process is not None
+    postgres_pid, ferretdb_pid = server.postgres.process.pid, server.process.pid
+    assert postgres_pid is not None and ferretdb_pid is not None
+    processes = [postgres_pid, ferretdb_pid, *_children(postgres_pid), *_children(ferretdb_pid)]
+    assert len(processes) > 4, "postgres runs with its helpers (checkpointer, walwriter, …)"
+    cluster = server.postgres.cluster_dir
+
+    server.stop()
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(pid) for pid in processes):
+        time.sleep(0.1)
+    assert not [pid for pid in processes if _alive(pid)], "stop() leaves no postgres or ferretdb process"
+    if os.geteuid() == 0:  # pytest's 0700 tmp_path is out of the postgres user's reach
+        assert cluster is not None and cluster.parent.name.startswith("pasokh-postgres-")
+        assert not cluster.parent.exists(), "a temporary cluster directory is removed on stop"
