@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from intake import tracking
-from services.contracts.complaints import ComplaintSubmitted
+from services.contracts.complaints import ComplaintRouted, ComplaintSubmitted
 from services.privacy import Sealer
 from services.settings import DEV_SECRET_KEY
 
@@ -32,3 +32,20 @@ def submitted(
         fields["phone_hash"] = SEALER.lookup_hash(phone)
     fields.update(extra)
     return ComplaintSubmitted(**fields)
+
+
+def routed(sub: ComplaintSubmitted, **extra: Any) -> ComplaintRouted:
+    """The router's decision for ``sub``: the lighting department, due in 48 hours."""
+    fields: dict[str, Any] = {
+        "complaint_id": sub.complaint_id,
+        "tracking_code": sub.tracking_code,
+        "category": "lighting",
+        "department": "lighting",
+        "priority": "normal",
+        "confidence": 0.9,
+        "classifier": "keywords-v1",
+        "language": "fa",
+        "due_at": datetime.now(UTC) + timedelta(hours=48),
+    }
+    fields.update(extra)
+    return ComplaintRouted(**fields)

@@ -37,10 +37,11 @@ from intake.sms_webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, is_json, sig
 from pasokh.infra.local import LocalInfra
 from services import records
 from services.contracts import schemas
-from services.contracts.complaints import ComplaintRouted, Location
+from services.contracts.complaints import Location
 from services.settings import KafkaSettings, MongoSettings
 from services.store import Store
 from services.taxonomy import load_taxonomy
+from tests.factories import routed as routed_decision
 from tests.factories import submitted
 
 # Per operation, for the fuzzing phase; the examples and coverage phases add cases of their own.
@@ -61,17 +62,7 @@ async def _seed(store: Store) -> dict[str, list[str]]:
     await records.record_received(store, received, event_id=f"s-{received.complaint_id}")
     routed, resolved = submitted(submitted_at=now - timedelta(hours=2)), submitted(submitted_at=now)
     for sub in (routed, resolved):
-        decision = ComplaintRouted(
-            complaint_id=sub.complaint_id,
-            tracking_code=sub.tracking_code,
-            category="lighting",
-            department="lighting",
-            priority="normal",
-            confidence=0.9,
-            classifier="keywords-v1",
-            language="fa",
-            due_at=now + timedelta(hours=48),
-        )
+        decision = routed_decision(sub, due_at=now + timedelta(hours=48))
         await records.apply_decision(
             store,
             sub,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -13,11 +13,11 @@ from notifier.sms import InMemorySms, SmsGateway, SmsRejected
 from notifier.sms.http import HttpSms
 from services import records
 from services.bus import KafkaPublisher
-from services.contracts.complaints import ComplaintRouted, ComplaintSubmitted
+from services.contracts.complaints import ComplaintSubmitted
 from services.contracts.envelope import Envelope, derived_id, from_kafka, new_event, to_kafka
 from services.store import Store
 from services.taxonomy import load_taxonomy
-from tests.factories import SEALER, submitted
+from tests.factories import SEALER, routed, submitted
 from tests.support.sms_server import SmsCapture
 
 TAXONOMY = load_taxonomy()
@@ -44,17 +44,7 @@ async def gateway(capture: SmsCapture) -> AsyncIterator[HttpSms]:
 async def routed_event(store: Store) -> tuple[ComplaintSubmitted, Envelope]:
     sub = submitted()
     await records.record_received(store, sub, event_id="e1")
-    decision = ComplaintRouted(
-        complaint_id=sub.complaint_id,
-        tracking_code=sub.tracking_code,
-        category="lighting",
-        department="lighting",
-        priority="normal",
-        confidence=0.9,
-        classifier="keywords-v1",
-        language="fa",
-        due_at=datetime.now(UTC) + timedelta(hours=48),
-    )
+    decision = routed(sub)
     key, value = to_kafka(new_event(decision, subject=sub.complaint_id, source="/pasokh/router"))
     return sub, from_kafka(value, key)
 

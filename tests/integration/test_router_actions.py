@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from router.actions import apply_status_update
 from services import records
-from services.contracts.complaints import ComplaintRouted, ComplaintStatusUpdated
+from services.contracts.complaints import ComplaintStatusUpdated
 from services.contracts.envelope import Envelope, from_kafka, new_event, to_kafka
 from services.store import Store
-from tests.factories import submitted
+from tests.factories import routed, submitted
 
 
 async def routed_complaint(store: Store) -> str:
     sub = submitted()
-    decision = ComplaintRouted(
-        complaint_id=sub.complaint_id,
-        tracking_code=sub.tracking_code,
-        category="lighting",
-        department="lighting",
-        priority="normal",
-        confidence=0.9,
-        classifier="keywords-v1",
-        language="fa",
-        due_at=datetime.now(UTC) + timedelta(hours=48),
-    )
+    decision = routed(sub)
     now = records.store_precision(datetime.now(UTC))
     await records.apply_decision(
         store, sub, decision, submitted_event_id="s", decision_event_id="d", status="routed", at=now
