@@ -15,7 +15,7 @@ from typing import Any
 
 import faust
 from faust.web import Request, Response, View
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, OperationFailure
 
 from services.bus import Publisher, dead_letter
 from services.contracts.envelope import Envelope, from_kafka
@@ -56,6 +56,10 @@ def create_app(name: str, settings: PasokhSettings, http: HttpSettings) -> faust
 
 def _transient(exc: BaseException) -> bool:
     """Errors of the infrastructure, not of the message: wait and try the same message again."""
+    if isinstance(exc, OperationFailure) and "SQLITE_BUSY" in str(exc):
+        # FerretDB on SQLite answers concurrent writes with "database is locked" (code 1): a busy
+        # server, not a bad message; dead-lettering would lose a valid complaint.
+        return True
     return isinstance(exc, ConnectionFailure) or bool(getattr(exc, "retriable", False))
 
 

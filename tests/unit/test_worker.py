@@ -214,3 +214,21 @@ async def test_a_dead_letter_that_kafka_refuses_once_is_still_written() -> None:
         Handler(), key=None, value=b"garbage", **coordinates()
     )
     assert len(dead_letters(publisher)) == 1
+
+
+async def test_a_busy_ferretdb_is_waited_out_not_dead_lettered() -> None:
+    from pymongo.errors import OperationFailure
+
+    busy = OperationFailure(
+        "[collection.go:191 sqlite.(*collection).UpdateAll] database is locked (5) (SQLITE_BUSY)", code=1
+    )
+    publisher = InMemoryPublisher()
+    handler = Handler(busy, busy, busy, busy)
+    key, value, _ = kafka_message()
+
+    await MessagePolicy("router", publisher, max_attempts=2, **FAST).run(
+        handler, key=key, value=value, **coordinates()
+    )
+
+    assert len(handler.calls) == 5, "retried past max_attempts: the server was busy, the message is fine"
+    assert publisher.sent == []
