@@ -207,6 +207,81 @@ def infra() -> None:
         local.stop()
 
 
+@main.command()
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='JSON lines {"text", "label"}; any label set.',
+)
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Model directory."
+)
+def train(data: Path, out: Path) -> None:
+    """Train a complaint classifier on labelled examples and save it to --out."""
+    from router import model as m
+
+    examples = m.read_jsonl(data)
+    try:
+        trained = m.train(examples)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    trained.save(out)
+    meta = trained.meta
+    click.echo(
+        f"trained {trained.name} on {meta['n_examples']} examples, {len(meta['labels'])} labels "
+        f"in {meta['train_seconds']} s; triage threshold {meta['threshold']:.4f}"
+    )
+    cv = meta["cross_validation"]
+    if cv:
+        click.echo(
+            f"cross-validation ({cv['folds']} folds): accuracy {cv['accuracy']:.4f}, "
+            f"macro-F1 {cv['macro_f1']:.4f}, triage {cv['triage_rate']:.4f}, "
+            f"auto-precision {cv['auto_precision']:.4f}"
+        )
+    click.echo(f"saved to {out}")
+
+
+@main.command("eval")
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='JSON lines {"text", "label"}.',
+)
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Model directory (default: the model shipped in router/models/default).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object (last line).")
+def eval_(data: Path, model_dir: Path | None, as_json: bool) -> None:
+    """Measure a classifier on labelled examples: accuracy, macro-F1, per class, triage split."""
+    import json
+
+    from router import model as m
+
+    trained = m.TrainedModel.load(model_dir or m.default_model_dir())
+    figures = m.evaluate(trained, m.read_jsonl(data), trained.threshold)
+    figures["model"] = trained.name
+    if as_json:
+        click.echo(json.dumps(figures, ensure_ascii=False))
+        return
+    auto = figures["auto_precision"]
+    click.echo(
+        f"{trained.name} on {figures['n']} examples: accuracy {figures['accuracy']:.4f}, "
+        f"macro-F1 {figures['macro_f1']:.4f}\ntriage rate {figures['triage_rate']:.4f} "
+        f"(threshold {figures['threshold']:.4f}), auto-precision " + ("-" if auto is None else f"{auto:.4f}")
+    )
+    for label, row in figures["per_class"].items():
+        click.echo(
+            f"  {label:<14} P {row['precision']:.3f}  R {row['recall']:.3f}  "
+            f"F1 {row['f1']:.3f}  n {row['support']}"
+        )
+
+
 @main.group()
 def contracts() -> None:
     """The published event contract: JSON Schemas and the AsyncAPI document."""
