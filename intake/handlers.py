@@ -115,6 +115,17 @@ def public_status(doc: Doc, taxonomy: Taxonomy) -> ComplaintStatus:
     )
 
 
+async def read_complaint(store: Store, complaint_id: str) -> Doc:
+    """The record of ``complaint_id``; NotFound if there is none, 503 if MongoDB does not answer."""
+    try:
+        doc = await records.find(store, complaint_id)
+    except PyMongoError as exc:
+        raise DependencyUnavailable(f"could not read the complaint: {exc}") from exc
+    if doc is None:
+        raise NotFound()
+    return doc
+
+
 async def complaint_status(code: str, *, store: Store, taxonomy: Taxonomy) -> ComplaintStatus:
     """The public status of the complaint with tracking code ``code``."""
     code = to_latin_digits(code.strip())

@@ -5,16 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo.errors import PyMongoError
-
 from intake.auth import Principal
 from intake.errors import Forbidden, UnknownCategory, UnknownDepartment
+from intake.handlers import read_complaint
 from services import records
 from services.bus import Publisher
 from services.contracts import topics
 from services.contracts.actions import ComplaintReassigned, StaffAction
 from services.contracts.envelope import new_event
-from services.errors import DependencyUnavailable, NotFound
 from services.lifecycle import next_status
 from services.store import Doc, Store
 from services.taxonomy import Taxonomy
@@ -24,12 +22,7 @@ SOURCE = "/pasokh/intake/staff"
 
 async def load_for_action(store: Store, complaint_id: str, principal: Principal, taxonomy: Taxonomy) -> Doc:
     """The complaint, if it exists and ``principal`` may act on its department."""
-    try:
-        doc = await records.find(store, complaint_id)
-    except PyMongoError as exc:
-        raise DependencyUnavailable(f"could not read the complaint: {exc}") from exc
-    if doc is None:
-        raise NotFound()
+    doc = await read_complaint(store, complaint_id)
     if not principal.may_act_on(doc.get("department"), triage_department=taxonomy.triage_department):
         raise Forbidden()
     return doc

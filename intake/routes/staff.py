@@ -8,14 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pymongo.errors import PyMongoError
 
 from intake import idempotency, staff
 from intake.auth import PartnerReadDep, StaffDep
 from intake.deps import IntakeDep
-from intake.handlers import public_status
+from intake.handlers import public_status, read_complaint
 from intake.schemas import UNREADABLE_BODY, ComplaintStatus, ErrorBody, LocationIn
-from services import records
 from services.contracts.actions import (
     ComplaintAcknowledged,
     ComplaintCommented,
@@ -25,7 +23,6 @@ from services.contracts.actions import (
     ComplaintResolved,
     StaffAction,
 )
-from services.errors import DependencyUnavailable, NotFound
 
 router = APIRouter(prefix="/v1", tags=["staff"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -221,12 +218,7 @@ class PartnerComplaint(ComplaintStatus):
 )
 async def partner_complaint(complaint_id: str, intake: IntakeDep, _: PartnerReadDep) -> PartnerComplaint:
     """The public record and the complaint's text and place; never the phone or a name."""
-    try:
-        doc = await records.find(intake.store, complaint_id)
-    except PyMongoError as exc:
-        raise DependencyUnavailable(f"could not read the complaint: {exc}") from exc
-    if doc is None:
-        raise NotFound()
+    doc = await read_complaint(intake.store, complaint_id)
     timeline = doc.get("timeline", [])
     return PartnerComplaint(
         **public_status(doc, intake.taxonomy).model_dump(),

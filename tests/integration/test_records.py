@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from services import records
-from services.contracts.complaints import ComplaintRouted
 from services.store import Store
-from tests.factories import submitted
-
-
-def routed_for(sub: object, **extra: object) -> ComplaintRouted:
-    fields = {
-        "complaint_id": sub.complaint_id,  # type: ignore[attr-defined]
-        "tracking_code": sub.tracking_code,  # type: ignore[attr-defined]
-        "category": "lighting",
-        "department": "lighting",
-        "priority": "normal",
-        "confidence": 0.9,
-        "classifier": "keywords-v1",
-        "language": "fa",
-        "due_at": datetime.now(UTC) + timedelta(hours=48),
-    }
-    fields.update(extra)
-    return ComplaintRouted(**fields)  # type: ignore[arg-type]
+from tests.factories import routed, submitted
 
 
 async def test_decision_is_applied_once_whatever_the_deliveries(store: Store) -> None:
     sub = submitted()
-    decision = routed_for(sub)
+    decision = routed(sub)
     now = datetime.now(UTC)
 
     first = await records.apply_decision(
@@ -49,7 +32,7 @@ async def test_router_before_intake_keeps_the_routed_state(store: Store) -> None
     sub = submitted()
     now = datetime.now(UTC)
     await records.apply_decision(
-        store, sub, routed_for(sub), submitted_event_id="e1", decision_event_id="d1", status="routed", at=now
+        store, sub, routed(sub), submitted_event_id="e1", decision_event_id="d1", status="routed", at=now
     )
 
     # intake's best-effort write arrives late: it must not undo the decision.
