@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from intake.codes import TrackingCodePool
 from intake.ratelimit import Limits
+from intake.received import ReceivedWriter
 from intake.settings import IntakeSettings
 from services.bus import KafkaPublisher, Publisher
 from services.privacy import Sealer
@@ -22,6 +24,13 @@ class Intake:
     sealer: Sealer
     taxonomy: Taxonomy
     limits: Limits
+    # Per process: tracking codes reserved ahead, and the group commit of the received records.
+    codes: TrackingCodePool = field(init=False)
+    received: ReceivedWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.codes = TrackingCodePool(self.store)
+        self.received = ReceivedWriter(self.store)
 
     async def start(self) -> None:
         """Connect what needs connecting."""
@@ -31,6 +40,8 @@ class Intake:
 
     async def stop(self) -> None:
         """Release connections."""
+        await self.codes.close()
+        await self.received.close()
         if isinstance(self.publisher, KafkaPublisher):
             await self.publisher.stop()
         await self.store.close()

@@ -9,8 +9,8 @@ from fastapi import Depends, Request
 from intake.bootstrap import Intake
 
 
-def get_intake(request: Request) -> Intake:
-    """The object graph built at start-up."""
+async def get_intake(request: Request) -> Intake:
+    """The object graph built at start-up (async: a plain function would cost a thread hop per request)."""
     intake: Intake = request.app.state.intake
     return intake
 

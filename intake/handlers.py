@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from pymongo.errors import PyMongoError
 
 from intake import tracking
+from intake.codes import TrackingCodePool
 from intake.errors import OutsideCity, PlaceRequired, UnknownCategory
+from intake.received import ReceivedWriter
 from intake.schemas import ComplaintAccepted, ComplaintIn, ComplaintStatus, Name, TimelineItem
 from services import records
 from services.bus import Publisher
@@ -49,8 +51,14 @@ async def submit_complaint(
     taxonomy: Taxonomy,
     city: CitySettings,
     attributes: dict[str, str | list[str]] | None = None,
+    codes: TrackingCodePool | None = None,
+    received: ReceivedWriter | None = None,
 ) -> ComplaintAccepted:
-    """Publish a new complaint; return only once Kafka has acknowledged it."""
+    """Publish a new complaint; return only once Kafka has acknowledged it.
+
+    ``codes`` and ``received`` (the process's pool and group-commit writer) save a MongoDB round trip
+    each; without them the code is reserved and the record written one at a time.
+    """
     if body.category is not None and body.category not in taxonomy.categories:
         raise UnknownCategory(body.category)
     if body.location is not None:
@@ -60,7 +68,10 @@ async def submit_complaint(
         raise PlaceRequired()
     now = records.store_precision(datetime.now(UTC))
     complaint_id = str(uuid.uuid4())
-    code = await _reserve_tracking_code(store, complaint_id, now)
+    if codes is not None:
+        code = await codes.take()
+    else:
+        code = await _reserve_tracking_code(store, complaint_id, now)
     submitted = ComplaintSubmitted(
         complaint_id=complaint_id,
         tracking_code=code,
@@ -80,7 +91,10 @@ async def submit_complaint(
     event = new_event(submitted, subject=complaint_id, source=SOURCE, time=now)
     await publisher.publish(topics.SUBMITTED, event)
     try:
-        await records.record_received(store, submitted, event_id=event.get_id())
+        if received is not None:
+            await received.write(records.received_record(submitted, event_id=event.get_id()))
+        else:
+            await records.record_received(store, submitted, event_id=event.get_id())
     except PyMongoError:
         # The complaint is safe in Kafka; the router creates the record if this write was lost.
         log.warning("could not record the received state", extra={"complaint_id": complaint_id})

@@ -10,10 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.contracts.complaints import ComplaintSubmitted, Decision
 from services.store import Doc, Store
+
+# The server's error code for a unique index violation.
+DUPLICATE_KEY = 11000
 
 
 def store_precision(at: datetime) -> datetime:
@@ -61,23 +64,59 @@ async def reserve_tracking_code(store: Store, code: str, complaint_id: str, at: 
     return True
 
 
+def _duplicate_indexes(error: BulkWriteError) -> set[int]:
+    """Positions of the documents an unordered insert_many refused as duplicates; re-raises on others."""
+    errors = error.details.get("writeErrors", [])
+    if any(e.get("code") != DUPLICATE_KEY for e in errors):
+        raise error
+    return {int(e["index"]) for e in errors}
+
+
+async def reserve_tracking_codes(store: Store, codes: list[str], at: datetime) -> list[str]:
+    """Claim many codes in one round trip, for a pool to hand out later; returns those now held.
+
+    A code is unique once its insert succeeds; the complaint it goes to is on the complaint's record.
+    """
+    if not codes:
+        return []
+    try:
+        await store.tracking_codes.insert_many([{"_id": c, "at": at} for c in codes], ordered=False)
+    except BulkWriteError as exc:
+        taken = _duplicate_indexes(exc)
+        return [c for i, c in enumerate(codes) if i not in taken]
+    return list(codes)
+
+
+def received_record(submitted: ComplaintSubmitted, *, event_id: str) -> Doc:
+    """The record of a complaint nobody has decided on yet."""
+    return {
+        "_id": submitted.complaint_id,
+        **_base_fields(submitted),
+        "status": "received",
+        "language": submitted.language or "fa",
+        "timeline": [timeline_entry("received", submitted.submitted_at, event_id=event_id)],
+        "applied_events": [event_id],
+    }
+
+
 async def record_received(store: Store, submitted: ComplaintSubmitted, *, event_id: str) -> None:
     """Create the record as ``received`` unless the router got there first (then leave it be)."""
     # An insert that may collide, rather than an upsert: FerretDB's SQLite backend answers inserts
     # about ten times faster than upserts, and this is on every submission's path.
     try:
-        await store.complaints.insert_one(
-            {
-                "_id": submitted.complaint_id,
-                **_base_fields(submitted),
-                "status": "received",
-                "language": submitted.language or "fa",
-                "timeline": [timeline_entry("received", submitted.submitted_at, event_id=event_id)],
-                "applied_events": [event_id],
-            }
-        )
+        await store.complaints.insert_one(received_record(submitted, event_id=event_id))
     except DuplicateKeyError:
         pass
+
+
+async def record_received_many(store: Store, docs: list[Doc]) -> None:
+    """Insert many :func:`received_record` documents in one round trip; existing records stay as they are."""
+    if not docs:
+        return
+    try:
+        await store.complaints.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        _duplicate_indexes(exc)
 
 
 async def apply_decision(

@@ -206,6 +206,8 @@ async def post_request(fmt: FormatParam, request: Request, intake: IntakeDep) ->
                 taxonomy=intake.taxonomy,
                 city=intake.settings.city,
                 attributes=checked.attributes,
+                codes=intake.codes,
+                received=intake.received,
             )
             SUBMITTED.labels("partner").inc()
             created = {

@@ -53,6 +53,8 @@ async def submit_complaint(
             sealer=intake.sealer,
             taxonomy=intake.taxonomy,
             city=intake.settings.city,
+            codes=intake.codes,
+            received=intake.received,
         )
         SUBMITTED.labels(body.channel).inc()
         return 202, accepted.model_dump(mode="json")

@@ -1,13 +1,13 @@
 """``pasokh bench intake``: submissions per second and latency of one intake process.
 
 intake runs as its own process against real Kafka (acks=all) and the MongoDB-wire server, started
-here unless PASOKH_KAFKA__BOOTSTRAP_SERVERS / PASOKH_MONGO__URI name them. The load comes from this
-process over loopback. Everything shares the machine's cores: the figures are for all of it on one box.
+here unless PASOKH_KAFKA__BOOTSTRAP_SERVERS / PASOKH_MONGO__URI name them. The load comes from
+Vegeta (pasokh.bench.vegeta) over loopback. Everything shares the machine's cores: the figures are
+for all of it on one box.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import platform
@@ -16,12 +16,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pasokh.bench.load import closed_loop, complaint_body, open_loop
+from pasokh.bench import vegeta
+from pasokh.bench.corpus import complaint_body
 from pasokh.infra.local import LocalInfra
 from pasokh.infra.process import ManagedProcess, free_port
 from pasokh.launcher import Service, stop_services, wait_ready
 from services.settings import PasokhSettings
 
+# Distinct complaints the load cycles through (different texts, phones and districts).
+TARGETS = 5000
 UNLIMITED = {
     "PASOKH_INTAKE__RATE_LIMITS__IP_PER_MINUTE": "100000000",
     "PASOKH_INTAKE__RATE_LIMITS__IP_BURST": "100000000",
@@ -77,19 +80,16 @@ def run(*, rates: list[float], concurrency: int, duration: float, warmup: float)
         service = Service("intake", port, process)
         try:
             wait_ready([service])
-            url = f"{service.url}/v1/complaints"
-            results: dict[str, Any] = {"machine": machine(), "runs": []}
-
-            async def measure() -> None:
-                await closed_loop(url, complaint_body, concurrency=concurrency, duration=warmup)
-                ceiling = await closed_loop(url, complaint_body, concurrency=concurrency, duration=duration)
-                results["runs"].append(ceiling.summary())
-                for rate in rates:
-                    results["runs"].append(
-                        (await open_loop(url, complaint_body, rate=rate, duration=duration)).summary()
-                    )
-
-            asyncio.run(measure())
+            targets = vegeta.write_targets(
+                Path(tmp) / "targets.jsonl",
+                f"{service.url}/v1/complaints",
+                (complaint_body(i) for i in range(TARGETS)),
+            )
+            results: dict[str, Any] = {"machine": machine(), "load_generator": f"vegeta {vegeta.VERSION}"}
+            vegeta.attack(targets, duration=warmup, workers=concurrency)
+            runs = [vegeta.attack(targets, duration=duration, workers=concurrency)]
+            runs += [vegeta.attack(targets, duration=duration, rate=rate) for rate in rates]
+            results["runs"] = runs
             results["intake_rss_mib"] = rss_mib(process.pid or 0)
             return results
         finally:
