@@ -316,5 +316,32 @@ def contracts_export(check: bool, directory: Path | None) -> None:
     click.echo(f"{len(changed)} files changed in {root}")
 
 
+
+@main.group()
+def retention() -> None:
+    """Remove personal data of complaints closed long ago (PASOKH_RETENTION__CLOSED_DAYS)."""
+
+
+@retention.command("sweep")
+@click.option(
+    "--closed-days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Anonymise complaints closed at least this many days ago (default: PASOKH_RETENTION__CLOSED_DAYS).",
+)
+def retention_sweep(closed_days: int | None) -> None:
+    """Anonymise closed complaints past the retention period once, then print how many."""
+    from datetime import UTC, datetime
+
+    from services import retention as sweeper
+    from services.settings import PasokhSettings
+
+    settings = PasokhSettings().retention
+    days = closed_days or settings.closed_days
+    done = _with_store(
+        lambda store: sweeper.sweep(store, now=datetime.now(UTC), closed_days=days, batch=settings.batch)
+    )
+    click.echo(f"anonymised {done} complaints closed more than {days} days ago")
+
 if __name__ == "__main__":
     main()

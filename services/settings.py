@@ -78,6 +78,14 @@ class HttpSettings(BaseModel):
     port: int = Field(default=8000, ge=0, le=65535)
 
 
+class RetentionSettings(BaseModel):
+    """How long closed complaints keep their personal data (services.retention)."""
+
+    closed_days: int = Field(default=365, ge=1, description="Days after closing before anonymising.")
+    interval_seconds: float = Field(default=3600.0, gt=0, description="How often the sweeper runs.")
+    batch: int = Field(default=500, ge=1, le=10_000)
+
+
 class PasokhSettings(BaseSettings):
     """Settings every process reads; each service subclasses it with its own group."""
 
@@ -98,6 +106,7 @@ class PasokhSettings(BaseSettings):
     city: CitySettings = CitySettings()
     kafka: KafkaSettings = KafkaSettings()
     mongo: MongoSettings = MongoSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @model_validator(mode="after")
     def _refuse_dev_secret_in_prod(self) -> PasokhSettings:
