@@ -1,5 +1,5 @@
-"""A MongoDB-wire server on a loopback port: ``mongod`` when installed, else FerretDB on SQLite;
-FerretDB on PostgreSQL when ``PASOKH_LOCAL_MONGO=ferretdb-postgresql`` asks for it.
+"""A MongoDB-wire server on a loopback port: ``mongod`` when installed, else FerretDB on PostgreSQL
+when PostgreSQL is installed, else FerretDB on SQLite; ``PASOKH_LOCAL_MONGO`` can choose one.
 
 FerretDB is built once with Go from the module proxy (its own ``cmd/ferretdb`` panics when built
 from the module zip, FerretDB issue #2982, so a small wrapper module embeds it).
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pasokh.infra.cache import build_once
 from pasokh.infra.errors import InfraError
-from pasokh.infra.postgres import PostgresServer
+from pasokh.infra.postgres import PostgresServer, find_postgres
 from pasokh.infra.process import ManagedProcess, free_port
 
 FERRETDB_VERSION = "v1.24.2"
@@ -24,7 +24,8 @@ _SOURCES = ("main.go", "go.mod", "go.sum")
 _PACKAGE = resources.files("pasokh.infra") / "ferretdb"
 
 BACKEND_ENV = "PASOKH_LOCAL_MONGO"
-# auto: mongod if it is on PATH, else FerretDB on SQLite (the project's default).
+# auto: mongod if it is on PATH, else FerretDB on PostgreSQL if PostgreSQL is installed (`make` installs
+# it), else FerretDB on SQLite, which is one to three orders of magnitude slower at updates.
 BACKENDS = ("auto", "ferretdb-sqlite", "ferretdb-postgresql", "mongod")
 
 
@@ -81,6 +82,16 @@ def install_ferretdb() -> Path:
     return build_once(ferretdb_cache_name(), build) / "ferretdb"
 
 
+def _auto_kind() -> str:
+    if shutil.which("mongod"):
+        return "mongod"
+    try:
+        find_postgres()
+    except InfraError:
+        return "ferretdb"
+    return "ferretdb-postgresql"
+
+
 class MongoServer:
     """One of: ``mongod`` (real MongoDB, data in ``data_dir``); FerretDB on SQLite (files in
     ``data_dir``; kind ``ferretdb``); FerretDB on a private PostgreSQL cluster (in
@@ -98,7 +109,7 @@ class MongoServer:
             raise InfraError("choosing the MongoDB-wire server", f"unknown backend {backend!r}")
         self.backend = backend
         if backend == "auto":
-            self.kind = "mongod" if shutil.which("mongod") else "ferretdb"
+            self.kind = _auto_kind()
         else:
             self.kind = {"ferretdb-sqlite": "ferretdb"}.get(backend, backend)
         self.process: ManagedProcess | None = None
