@@ -316,7 +316,6 @@ def contracts_export(check: bool, directory: Path | None) -> None:
     click.echo(f"{len(changed)} files changed in {root}")
 
 
-
 @main.group()
 def retention() -> None:
     """Remove personal data of complaints closed long ago (PASOKH_RETENTION__CLOSED_DAYS)."""
@@ -342,6 +341,7 @@ def retention_sweep(closed_days: int | None) -> None:
         lambda store: sweeper.sweep(store, now=datetime.now(UTC), closed_days=days, batch=settings.batch)
     )
     click.echo(f"anonymised {done} complaints closed more than {days} days ago")
+
 
 if __name__ == "__main__":
     main()

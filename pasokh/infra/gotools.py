@@ -1,8 +1,9 @@
 """Command-line tools published as Go modules, installed once with ``go install`` into the cache.
 
-The module proxy is one of the registries this project may use; ``GOFLAGS=-mod=mod`` is not needed
-because ``go install pkg@version`` builds outside any module. Each tool and version is its own cache
-entry (``go-<binary>-<version>``), so a warm run costs nothing.
+The module proxy is one of the registries this project may use; ``go install pkg@version`` builds
+outside any module, from the versions that module's own go.sum pins. Each tool and version is its own
+cache entry (``go-<binary>-<version>``), so a warm run costs nothing; Go's build cache makes a rebuild
+after a version bump quick too.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def go_install(package: str, version: str, binary: str, *, timeout: float = 1800
         step = f"go install {package}@{version}"
         if go is None:
             raise InfraError(step, "install Go 1.24 or newer (`make` does it with apt)")
-        env = {**os.environ, "GOBIN": str(work), "CGO_ENABLED": "0"}
+        env = {**os.environ, "GOBIN": str(work), "CGO_ENABLED": "0", "GOFLAGS": "-buildvcs=false"}
         try:
             result = subprocess.run(
                 [go, "install", "-trimpath", f"{package}@{version}"],
