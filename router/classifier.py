@@ -1,25 +1,51 @@
-"""A first classifier: the city's keywords per category, matched on normalised text.
+"""What a classifier answers (:class:`Classification`), and the keyword classifier.
 
-It gives the router something honest to run on until the trained model (a later issue) replaces it:
-its confidence is the share of the matched keyword weight that the best category holds.
+The router runs the trained model (:mod:`router.serving`); the keyword classifier stays as a
+baseline for comparison (docs/classifier.md): its confidence is the share of the matched keyword
+weight that the best category holds.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from services.taxonomy import Taxonomy
+from services.taxonomy import Priority, Taxonomy
 from services.text import fold
 
 
 @dataclass(frozen=True)
 class Classification:
-    """A category with the classifier's confidence in it."""
+    """A category with the classifier's confidence in it, and what a city's rules force.
+
+    ``classifier`` names the model and its version (recorded on each decision). ``priority`` is
+    set when a rule forces one; ``emergency`` when the emergency detector fired (the decision
+    then goes to the emergency department with priority ``urgent``, whatever the category).
+    """
 
     category: str
     confidence: float
     classifier: str
+    priority: Priority | None = None
+    emergency: bool = False
+    rules: tuple[str, ...] = ()
+    hazards: tuple[str, ...] = ()
+
+
+class Classifier(Protocol):
+    """Anything the router can ask for a category."""
+
+    def classify(self, text: str, *, hint: str | None = None) -> Classification:
+        """The category of ``text``; ``hint`` is the category the citizen chose, if any."""
+        ...
+
+    def classify_many(
+        self, texts: Sequence[str], hints: Sequence[str | None] | None = None
+    ) -> list[Classification]:
+        """``classify`` for each text (with its hint), possibly cheaper than one by one."""
+        ...
 
 
 # Persian plural and ezafe endings and English plurals a keyword may carry and still be itself.
@@ -66,3 +92,10 @@ class KeywordClassifier:
             return Classification(self._taxonomy.fallback_category, 0.0, self.name)
         best = max(sorted(scores), key=lambda code: scores[code])
         return Classification(best, round(scores[best] / sum(scores.values()), 4), self.name)
+
+    def classify_many(
+        self, texts: Sequence[str], hints: Sequence[str | None] | None = None
+    ) -> list[Classification]:
+        """:meth:`classify` for each text with its hint."""
+        given = hints if hints is not None else [None] * len(texts)
+        return [self.classify(text, hint=hint) for text, hint in zip(texts, given, strict=True)]

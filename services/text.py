@@ -28,6 +28,15 @@ _INVISIBLE = re.compile("[\u200b\u200d\u200e\u200f\u202a-\u202e\u2066-\u2069\ufe
 _SPACES = re.compile(r"\s+")
 # A run of spaces and ZWNJs separates two words once: by a space if the run holds one, else by ZWNJ.
 _SEPARATOR_RUNS = re.compile(f"[ {ZWNJ}]+")
+_ARABIC_LETTER = "\u0620-\u064a\u066e-\u06d3\u06d5\u06fa-\u06fc\u06ff\ufb50-\ufdfb\ufe70-\ufefc"
+# ZWNJ only means something between two Arabic-script letters («می‌خواهم»); elsewhere it is noise.
+_STRAY_ZWNJ = re.compile(f"(?<![{_ARABIC_LETTER}]){ZWNJ}|{ZWNJ}(?![{_ARABIC_LETTER}])")
+# Stretched words («خیلیییی», "sooooo"): Persian never writes a letter three times in a row and
+# English at most twice, so a longer run is emphasis.
+_ARABIC_REPEATS = re.compile(f"([{_ARABIC_LETTER}])\\1{{2,}}")
+_LATIN_REPEATS = re.compile("([a-z])\\1{2,}")
+# Where Arabic-script letters touch Latin letters or digits with no space («خیابانBRT», «خط۱۲۵»).
+_SCRIPT_SEAM = re.compile(f"(?<=[{_ARABIC_LETTER}])(?=[a-z0-9])|(?<=[a-z0-9])(?=[{_ARABIC_LETTER}])")
 
 
 def to_latin_digits(text: str) -> str:
@@ -56,17 +65,51 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFC", text)
     text = _SPACES.sub(" ", text)
     text = _SEPARATOR_RUNS.sub(lambda m: " " if " " in m.group(0) else ZWNJ, text)
+    text = _STRAY_ZWNJ.sub("", text)
     return text.strip(" " + ZWNJ)
 
 
+def squeeze_repeats(text: str) -> str:
+    """Undo stretching: a Persian letter written 3+ times becomes one, a Latin one (lower case) two."""
+    return _LATIN_REPEATS.sub(r"\1\1", _ARABIC_REPEATS.sub(r"\1", text))
+
+
 def fold(text: str) -> str:
-    """A matching key: normalised, lower-cased, ZWNJ as a space."""
-    # casefold can produce combining marks ("İ" → "i̇"): normalise its result again.
-    return normalize(normalize(text).casefold()).replace(ZWNJ, " ")
+    """A matching key: normalised, lower-cased, unstretched, scripts apart, ZWNJ as a space."""
+    key = normalize(text)
+    # casefold can produce combining marks ("İ" → "i̇") and new runs ("ßs" → "sss"): tidy after it.
+    for _ in range(8):  # each pass only shortens or splits: a fixed point comes within a pass or two
+        folded = normalize(_SCRIPT_SEAM.sub(" ", squeeze_repeats(key.casefold()))).replace(ZWNJ, " ")
+        if folded == key:
+            break
+        key = folded
+    return key
+
+
+Language = Literal["fa", "en", "mixed"]
+#: Below this share of the letters, the other script is a borrowed word («BRT», «خط»), not a mix.
+MIXED_SHARE = 0.25
+
+
+def _letter_counts(text: str) -> tuple[int, int]:
+    arabic = sum(1 for ch in text if "\u0600" <= ch <= "\u06ff" or "\ufb50" <= ch <= "\ufeff")
+    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    return arabic, latin
+
+
+def detect_languages(text: str) -> Language:
+    """``fa`` or ``en`` by script, ``mixed`` when each script holds at least a quarter of the letters.
+
+    Finglish (Persian in Latin letters) reads as ``en``: telling it apart needs a dictionary.
+    """
+    arabic, latin = _letter_counts(text)
+    total = arabic + latin
+    if total and min(arabic, latin) >= MIXED_SHARE * total:
+        return "mixed"
+    return "en" if latin > arabic else "fa"
 
 
 def detect_language(text: str) -> Literal["fa", "en"]:
     """``fa`` when most letters are Arabic-script, ``en`` when most are Latin, ``fa`` when none."""
-    arabic = sum(1 for ch in text if "\u0600" <= ch <= "\u06ff" or "\ufb50" <= ch <= "\ufeff")
-    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    arabic, latin = _letter_counts(text)
     return "en" if latin > arabic else "fa"

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from router.classifier import Classification
@@ -17,6 +18,8 @@ from router.model import (
     choose_threshold,
     default_model_dir,
     evaluate,
+    expected_calibration_error,
+    fit_calibration,
     read_jsonl,
     train,
 )
@@ -76,7 +79,7 @@ def test_trains_on_any_label_set(model: TrainedModel) -> None:
     assert model.predict("the bus is late again").category == "bus"
     result = model.predict("آب قطع است")
     assert result.category == "water"
-    assert result.classifier == "tfidf-lr-1"
+    assert result.classifier == "tfidf-lr-2"
     assert 1 / 3 < result.confidence <= 1.0
 
 
@@ -137,6 +140,9 @@ def test_evaluate_figures_by_hand() -> None:
     # At the threshold counts as automatic.
     assert evaluate(canned, examples, threshold=0.4)["triage_rate"] == pytest.approx(1 / 6)
     assert evaluate(canned, examples, threshold=1.0)["auto_precision"] is None
+    # Each confidence in a bin of its own: the mean of |confidence - right|.
+    gaps = [0.1, 0.6, 0.8, 0.7, 0.6, 0.05]
+    assert figures["calibration_error"] == pytest.approx(sum(gaps) / 6, abs=1e-4)
 
 
 def test_threshold_triages_at_most_the_share() -> None:
@@ -172,3 +178,32 @@ def test_cli_eval_json_with_default_model() -> None:
     # The shipped model must beat chance (1/17) by far; the report gives its exact figures.
     assert figures["macro_f1"] > 0.6
     assert 0.0 <= figures["triage_rate"] <= 0.5
+
+
+def test_calibration_maps_confidence_to_the_cross_validated_hit_rate() -> None:
+    # Out-of-fold: below 0.5 the model was right 1 time in 4, above it always.
+    raw = [0.2, 0.3, 0.35, 0.45, 0.6, 0.7, 0.8, 0.9]
+    correct = [True, False, False, False, True, True, True, True]
+    calibration = fit_calibration(raw, correct)
+    model = TrainedModel(pipeline=None, meta={"calibration": calibration})  # type: ignore[arg-type]
+    mapped = model.confidence(np.array(raw))
+    assert list(mapped) == sorted(mapped)  # monotone: the order of certainty is kept
+    assert mapped[0] == pytest.approx(0.25) and mapped[-1] == pytest.approx(1.0)
+    assert list(TrainedModel(None, {}).confidence(np.array(raw))) == raw  # type: ignore[arg-type]
+
+
+def test_expected_calibration_error_by_hand() -> None:
+    # Two bins: 0.95 confident and always right (gap 0.05), 0.55 confident and right half the time.
+    confidence = [0.95, 0.95, 0.55, 0.55]
+    assert expected_calibration_error(confidence, [True, True, True, False]) == pytest.approx(0.05)
+    assert expected_calibration_error([0.5, 0.5], [True, False]) == 0.0
+
+
+def test_trained_model_stores_its_calibration(model: TrainedModel) -> None:
+    calibration = model.meta["calibration"]
+    assert calibration["x"] == sorted(calibration["x"]) and calibration["y"] == sorted(calibration["y"])
+    assert "ece_uncalibrated" in model.meta["cross_validation"]
+    raw = model.proba(["آب قطع است"]).max()
+    assert model.predict("آب قطع است").confidence == pytest.approx(
+        float(model.confidence(np.array([raw]))[0])
+    )

@@ -8,7 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.text import ZWNJ, detect_language, fold, normalize, to_latin_digits, to_persian_digits
+from services.text import (
+    ZWNJ,
+    detect_language,
+    detect_languages,
+    fold,
+    normalize,
+    squeeze_repeats,
+    to_latin_digits,
+    to_persian_digits,
+)
 
 PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹"
 ARABIC_DIGITS = "٠١٢٣٤٥٦٧٨٩"
@@ -231,3 +240,90 @@ def test_normalize_is_idempotent(text: str) -> None:
 def test_fold_is_idempotent(text: str) -> None:
     once = fold(text)
     assert fold(once) == once
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("خیلیییی بده", "خیلی بده"),
+        ("سلاااااام", "سلام"),
+        ("soooo bad", "soo bad"),
+        ("GOOOOD", "good"),
+        ("مدد", "مدد"),  # a letter written twice is a real word
+        ("street", "street"),
+        ("10000 تومان", "10000 تومان"),  # digits are not stretched letters
+    ],
+)
+def test_fold_undoes_stretched_words(raw: str, expected: str) -> None:
+    assert fold(raw) == expected
+
+
+def test_squeeze_repeats_keeps_persian_doubles_and_english_pairs() -> None:
+    assert squeeze_repeats("ددددر") == "در"
+    assert squeeze_repeats("tree") == "tree"
+    assert squeeze_repeats("treeeee") == "tree"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (f"BRT{ZWNJ}ها", "BRTها"),  # after a Latin letter ZWNJ joins nothing
+        (f"12{ZWNJ}متری", "12متری"),
+        (f"{ZWNJ}!{ZWNJ}", "!"),
+        (f"خانه{ZWNJ}ها", f"خانه{ZWNJ}ها"),
+    ],
+)
+def test_zwnj_outside_persian_letters_is_dropped(raw: str, expected: str) -> None:
+    assert normalize(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("ایستگاهBRT", "ایستگاه brt"),
+        ("خط۱۲۵", "خط 125"),
+        ("پلاک12واحد3", "پلاک 12 واحد 3"),
+        ("BRTایستگاه", "brt ایستگاه"),
+    ],
+)
+def test_fold_separates_scripts_that_touch(raw: str, expected: str) -> None:
+    assert fold(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("چراغ‌های کوچه ما سه شب است خاموش است", "fa"),
+        ("اتوبوس خط ۱۲۵ نیامد (BRT)", "fa"),
+        ("The street light on our lane is out", "en"),
+        ("cheragh-e kooche khamoosh ast", "en"),  # finglish: Latin letters
+        ("the bus خط دوازده نیامد today", "mixed"),
+        ("پارک laleh near the gate خراب است", "mixed"),
+        ("", "fa"),
+    ],
+)
+def test_detect_languages_tells_mixed_text(text: str, expected: str) -> None:
+    assert detect_languages(text) == expected
+
+
+@given(citizen_text)
+def test_language_detection_never_raises(text: str) -> None:
+    assert detect_languages(text) in ("fa", "en", "mixed")
+    assert detect_language(text) in ("fa", "en")
+
+
+# Stretched letters, mixed scripts and ZWNJ next to each other, where squeezing and splitting interact.
+stretched_text = st.lists(
+    st.tuples(
+        st.sampled_from(["ی", "ا", "a", "S", "ß", "İ", "۱", "7", ZWNJ, " ", "\u0654"]), st.integers(1, 5)
+    ),
+    max_size=12,
+).map(lambda runs: "".join(ch * n for ch, n in runs))
+
+
+@settings(max_examples=2000)
+@given(st.one_of(stretched_text, citizen_text))
+def test_fold_is_idempotent_on_stretched_and_mixed_text(text: str) -> None:
+    once = fold(text)
+    assert fold(once) == once
+    assert normalize(normalize(text)) == normalize(text)
