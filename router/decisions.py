@@ -1,12 +1,32 @@
-"""From a classification to a decision: department, priority, due time, routed or triage."""
+"""From a classification to a decision: department, priority, due time, routed or triage.
+
+- An emergency (the classifier's ``emergency`` flag) is routed at once, priority ``urgent``, to the
+  department the rules give the ``emergency`` category in that district, whatever the category.
+- A priority a city rule forced (the classifier's ``priority``) overrides the category's default.
+- Otherwise, confident enough → the department of the first matching routing rule, else the
+  category's default; not confident → the triage desk.
+- The due time is the SLA in working time (router.sla).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from router.classifier import Classification
+from router.routing import RoutingTable
+from router.sla import SlaPolicy
 from services.contracts.complaints import ComplaintRouted, ComplaintSubmitted, ComplaintTriageNeeded, Decision
 from services.taxonomy import Taxonomy
+
+EMERGENCY_CATEGORY = "emergency"
+_PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+def _forced_priority(classification: Classification) -> Any:
+    # Read with getattr: the classifier's forced priority and emergency flag are newer fields.
+    priority = getattr(classification, "priority", None)
+    return priority if priority in _PRIORITIES else None
 
 
 def decide(
@@ -16,19 +36,41 @@ def decide(
     taxonomy: Taxonomy,
     threshold: float,
     now: datetime,
+    routing: RoutingTable | None = None,
+    district: str | None = None,
+    sla: SlaPolicy | None = None,
 ) -> Decision:
-    """Route to the category's department when confident enough, otherwise to the triage desk."""
+    """Route to the department the rules give when confident enough, otherwise to the triage desk."""
     category = taxonomy.category(classification.category)
-    confident = classification.confidence >= threshold and category.code != taxonomy.fallback_category
+    emergency = bool(getattr(classification, "emergency", False))
+    confident = emergency or (
+        classification.confidence >= threshold and category.code != taxonomy.fallback_category
+    )
+    priority = "urgent" if emergency else _forced_priority(classification) or category.priority
+    # An emergency goes where the city sends emergencies, whatever its category.
+    route_as = category.code
+    if emergency and EMERGENCY_CATEGORY in taxonomy.categories:
+        route_as = EMERGENCY_CATEGORY
+    if not confident:
+        department = taxonomy.triage_department
+    elif routing is not None:
+        department = routing.department(route_as, district=district, at=submitted.submitted_at)
+    else:
+        department = taxonomy.category(route_as).department
+    sla_hours = taxonomy.category(route_as).sla_hours
+    if sla is not None:
+        _, due_at = sla.deadlines(sla_hours=sla_hours, priority=priority, start=now)
+    else:
+        due_at = now + timedelta(hours=sla_hours)
     model: type[Decision] = ComplaintRouted if confident else ComplaintTriageNeeded
     return model(
         complaint_id=submitted.complaint_id,
         tracking_code=submitted.tracking_code,
         category=category.code,
-        department=category.department if confident else taxonomy.triage_department,
-        priority=category.priority,
+        department=department,
+        priority=priority,
         confidence=classification.confidence,
         classifier=classification.classifier,
         language=submitted.language or "fa",
-        due_at=now + timedelta(hours=category.sla_hours),
+        due_at=due_at,
     )

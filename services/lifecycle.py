@@ -15,6 +15,7 @@ from services.contracts.actions import (
     ComplaintReopened,
     ComplaintResolved,
 )
+from services.contracts.routing import ComplaintDuplicateUnlinked
 from services.errors import PasokhError
 
 STATUSES = ("received", "routed", "triage", "acknowledged", "resolved", "rejected", "reopened", "duplicate")
@@ -29,6 +30,8 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     ComplaintResolved.TYPE: (frozenset({"routed", "acknowledged", "reopened"}), "resolved"),
     ComplaintRejected.TYPE: (OPEN - {"received"}, "rejected"),
     ComplaintReopened.TYPE: (frozenset({"resolved", "rejected"}), "reopened"),
+    # The router decides again: routed, or triage when the classifier is unsure.
+    ComplaintDuplicateUnlinked.TYPE: (frozenset({"duplicate"}), "routed"),
 }
 
 
