@@ -1,4 +1,5 @@
-"""What a citizen's SMS to the short code asks for: stop, start, a status, a survey answer, or a complaint.
+"""What a citizen's SMS to the short code asks for: stop, start, a status, a survey answer, a reopening,
+or a complaint.
 
 Pure functions. Matching ignores letter case, the digit script (Persian, Arabic-Indic, Latin),
 diacritics, Arabic letter forms, ZWNJ, spaces and punctuation, the way people really type on a phone.
@@ -13,7 +14,7 @@ from typing import Literal
 from intake import tracking
 from services.text import fold, normalize
 
-Kind = Literal["opt-out", "opt-in", "status", "rating", "complaint", "ignored"]
+Kind = Literal["opt-out", "opt-in", "status", "rating", "reopen", "complaint", "ignored"]
 
 # Shorter texts that are no command are ignored rather than filed as complaints.
 MIN_COMPLAINT_CHARS = 10
@@ -21,6 +22,8 @@ MIN_COMPLAINT_CHARS = 10
 # Keys are compared with every space removed, so «خیلی‌خوب», «خیلی خوب» and «خیلیخوب» are one answer.
 OPT_OUT = frozenset({"لغو", "11", "stop", "توقف"})
 OPT_IN = frozenset({"شروع", "start"})
+# The answer to the notifier's offer after a low rating: reopen the last resolved complaint. «۰» folds to 0.
+REOPEN = frozenset({"بازگشایی", "بازگشائی", "0", "reopen"})
 RATING_WORDS = {
     "عالی": 5,
     "خیلیخوب": 5,
@@ -99,6 +102,8 @@ def classify(text: str) -> Command:
         return Command("opt-out")
     if key in OPT_IN:
         return Command("opt-in")
+    if key in REOPEN:
+        return Command("reopen")
     code = tracking_code(tokens)
     if code is not None:
         return Command("status", tracking_code=code)

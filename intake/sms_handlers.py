@@ -25,12 +25,14 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from intake import handlers, sms_commands
 from intake.errors import SmsInProgress
+from intake.metrics import RATINGS
 from intake.phone import normalize_phone
 from intake.schemas import ComplaintIn
 from intake.sms_webhooks import DeliveryReport, InboundSms
 from services import records
 from services.bus import Publisher
 from services.contracts import topics
+from services.contracts.actions import ComplaintReopened
 from services.contracts.citizens import CitizenOptedIn, CitizenOptedOut, CitizenStatusRequested
 from services.contracts.complaints import ComplaintRated
 from services.contracts.envelope import EventPayload, derived_id, new_event
@@ -46,12 +48,14 @@ SOURCE = handlers.SOURCE
 CLAIMS = "inbound_sms"
 # A claim still pending after this long was left by a process that died mid-way: a retry takes it over.
 STALE_CLAIM = timedelta(minutes=2)
+REOPEN_REASON = "شهروند با پیامک درخواست بازگشایی کرد (the citizen asked by SMS to reopen)"
 
 Action = Literal[
     "opted-out",
     "opted-in",
     "status-requested",
     "rated",
+    "reopened",
     "complaint",
     "ignored",
     "duplicate",
@@ -219,10 +223,27 @@ async def handle_inbound(
                     phone_hash=phone_hash,
                 )
                 await _publish(publisher, rated, subject=resolved["_id"], claim_id=claim_id)
+                RATINGS.labels(str(command.rating)).inc()
                 return SmsOutcome("rated", resolved["_id"], resolved.get("tracking_code"))
             # Nothing to rate: the text is read as any other text.
             if not sms_commands.is_complaint_text(message.text):
                 return SmsOutcome("ignored")
+        if command.kind == "reopen":
+            resolved = await last_resolved(store, phone_hash)
+            if resolved is None:
+                return SmsOutcome("ignored")
+            # Back to the department that resolved it (the record keeps it); the notifier flags the
+            # reopening to the department's supervisor.
+            reopened = ComplaintReopened(
+                complaint_id=resolved["_id"],
+                actor_id="citizen",
+                actor_name="citizen (SMS)",
+                at=fields["received_at"],
+                reason=REOPEN_REASON,
+                by="citizen",
+            )
+            await _publish(publisher, reopened, subject=resolved["_id"], claim_id=claim_id)
+            return SmsOutcome("reopened", resolved["_id"], resolved.get("tracking_code"))
         try:
             body = ComplaintIn(text=message.text, phone=phone, channel="sms")
         except ValidationError as exc:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from notifier.handlers import Retry
+from notifier.retry import Retry
 from notifier.settings import NotifierSettings, SmsSettings
 from notifier.sms import SmsGateway
+from notifier.sms.failover import FailoverSms
 from notifier.sms.http import HttpSms
+from notifier.sms.kavenegar import KavenegarSms
 from notifier.sms.log import LogSms
+from notifier.sms.smsir import SmsIrSms
 from services.bus import Publisher
 from services.privacy import Sealer
 from services.store import Store
@@ -28,12 +31,42 @@ class Notifier:
     retry: Retry
 
 
-def sms_gateway(settings: SmsSettings) -> SmsGateway:
-    """The provider adapter that ``settings`` names."""
-    if settings.provider == "http":
+def provider_gateway(settings: SmsSettings, provider: str) -> SmsGateway:
+    """The adapter of one ``provider``, configured from ``settings``."""
+    if provider == "http":
         assert settings.url is not None  # enforced by SmsSettings
         return HttpSms(str(settings.url), timeout=settings.timeout_seconds)
+    if provider == "kavenegar":
+        kavenegar = settings.kavenegar
+        assert kavenegar.api_key is not None and kavenegar.sender is not None  # enforced by SmsSettings
+        return KavenegarSms(
+            kavenegar.api_key.get_secret_value(),
+            kavenegar.sender,
+            url=str(kavenegar.url),
+            timeout=settings.timeout_seconds,
+        )
+    if provider == "smsir":
+        smsir = settings.smsir
+        assert smsir.api_key is not None and smsir.line_number is not None  # enforced by SmsSettings
+        return SmsIrSms(
+            smsir.api_key.get_secret_value(),
+            smsir.line_number,
+            url=str(smsir.url),
+            timeout=settings.timeout_seconds,
+        )
     return LogSms()
+
+
+def sms_gateway(settings: SmsSettings) -> SmsGateway:
+    """The provider adapter that ``settings`` names, behind a failover when a secondary is named."""
+    primary = provider_gateway(settings, settings.provider)
+    if settings.secondary is None:
+        return primary
+    return FailoverSms(
+        primary,
+        provider_gateway(settings, settings.secondary),
+        cooldown=settings.failover_cooldown_seconds,
+    )
 
 
 def bootstrap(

@@ -1,50 +1,98 @@
-"""The notifier's work on one complaint event: at most one SMS per (event, recipient, template)."""
+"""The notifier's work on one complaint event: what the citizen and the department are told, and when.
+
+Exactly one SMS per (event, recipient, template): the record is written before the send
+(notifier.outbox). Non-urgent SMS wait out the quiet hours and a short coalescing window, in which a
+later state of the same complaint replaces an earlier one; :func:`flush` (a periodic task) sends what
+has become due and resumes what a crashed process left half-sent.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from notifier import outbox
+from aiokafka.errors import KafkaError
+from pymongo.errors import PyMongoError
+
+from notifier import delivery, outbox, policy, preferences
+from notifier.departments import DepartmentNotices, NoticeRejected, NoticeUnavailable, encode
 from notifier.messages import render
-from notifier.metrics import SMS
+from notifier.metrics import DECIDED_TO_SMS, NOTICES, OVER_BUDGET, SMS
+from notifier.retry import Retry as Retry  # re-exported: callers still import it from here
+from notifier.retry import dead_letter
 from notifier.segments import segments
+from notifier.settings import PolicySettings
 from notifier.sms import Sms, SmsGateway, SmsRejected, SmsUnavailable
 from services import records
 from services.bus import Publisher
 from services.contracts import topics
-from services.contracts.complaints import ComplaintRouted, ComplaintTriageNeeded, Decision
+from services.contracts.actions import (
+    ComplaintAcknowledged,
+    ComplaintReassigned,
+    ComplaintRejected,
+    ComplaintReopened,
+    ComplaintResolved,
+    StaffAction,
+)
+from services.contracts.citizens import CitizenOptedIn, CitizenOptedOut, CitizenStatusRequested
+from services.contracts.complaints import (
+    ComplaintRated,
+    ComplaintRouted,
+    ComplaintSubmitted,
+    ComplaintTriageNeeded,
+    Decision,
+)
 from services.contracts.envelope import Envelope, derived_id, new_event
 from services.contracts.notifications import NotificationFailed, NotificationSent
+from services.contracts.routing import ComplaintDuplicateLinked, ComplaintEscalated, ComplaintSlaWarning
+from services.errors import DependencyUnavailable
+from services.metrics import seconds_between
 from services.privacy import Sealer
-from services.store import Store
+from services.store import Doc, Store
 from services.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
 SOURCE = "/pasokh/notifier"
+HOUR = timedelta(hours=1)
 
-# Event type → (payload model, template) of the SMS the citizen gets for it.
-CITIZEN_SMS: dict[str, tuple[type[Decision], str]] = {
-    ComplaintRouted.TYPE: (ComplaintRouted, "routed"),
-    ComplaintTriageNeeded.TYPE: (ComplaintTriageNeeded, "triage"),
+DECISIONS: dict[str, type[Decision]] = {m.TYPE: m for m in (ComplaintRouted, ComplaintTriageNeeded)}
+ACTIONS: dict[str, type[StaffAction]] = {
+    m.TYPE: m for m in (ComplaintAcknowledged, ComplaintResolved, ComplaintRejected, ComplaintReopened)
 }
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One SMS the policy calls for, before it is recorded."""
+
+    template: str
+    language: str
+    context: dict[str, Any]
+    phone_sealed: str
+    phone_hash: str
+    complaint_id: str
+    priority: str | None = None
+    always: bool = False  # the answer to the citizen's own SMS: sent even after an opt-out
+    group: str | None = None  # coalescing: a later state replaces a deferred earlier one
+    not_before: datetime | None = None
+
+
 @dataclass
-class Retry:
-    """How often and how patiently to retry a provider that is unavailable."""
+class Context:
+    """The collaborators every step needs."""
 
-    max_attempts: int = 5
-    base_seconds: float = 0.5
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-
-    def delay(self, attempt: int) -> float:
-        """Exponential backoff with full jitter."""
-        return float(random.uniform(0, self.base_seconds * 2 ** (attempt - 1)))
+    store: Store
+    publisher: Publisher
+    sms: SmsGateway
+    sealer: Sealer
+    taxonomy: Taxonomy
+    retry: Retry
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    departments: DepartmentNotices | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 async def handle_event(
@@ -56,91 +104,385 @@ async def handle_event(
     sealer: Sealer,
     taxonomy: Taxonomy,
     retry: Retry,
+    policy: PolicySettings | None = None,
+    departments: DepartmentNotices | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> str | None:
-    """Send the citizen's SMS for ``envelope`` if it calls for one; return the notification's state."""
-    if envelope.type not in CITIZEN_SMS:
-        return None
-    model, template = CITIZEN_SMS[envelope.type]
-    decision = envelope.payload(model)
-    complaint = await records.find(store, decision.complaint_id)
-    if complaint is None or not complaint.get("phone_sealed"):
-        log.info("no phone for SMS", extra={"complaint_id": decision.complaint_id, "event_id": envelope.id})
-        return None
-    notification_id = derived_id(envelope.source, envelope.id, complaint["phone_hash"], template)
-    record = await outbox.claim(
-        store,
-        notification_id,
-        {
-            "complaint_id": decision.complaint_id,
-            "cause_event_id": envelope.id,
-            "template": template,
-            "recipient_hash": complaint["phone_hash"],
-            "provider": sms.name,
-        },
-        clock(),
+    """Act on ``envelope``; return the state of its last citizen SMS (None when it calls for none)."""
+    ctx = Context(
+        store, publisher, sms, sealer, taxonomy, retry, policy or PolicySettings(), departments, clock
     )
-    note = _Notification(decision.complaint_id, notification_id, envelope.id, template, sms.name)
-    department = taxonomy.departments.get(decision.department)
-    text = render(
-        template,
-        decision.language,
-        tracking_code=decision.tracking_code,
-        department=(department.en if decision.language == "en" else department.fa) if department else "",
+    return await handle(envelope, ctx)
+
+
+async def handle(envelope: Envelope, ctx: Context) -> str | None:
+    """:func:`handle_event` with its collaborators in one object."""
+    if envelope.type in (CitizenOptedOut.TYPE, CitizenOptedIn.TYPE):
+        out = envelope.type == CitizenOptedOut.TYPE
+        message = envelope.payload(CitizenOptedOut if out else CitizenOptedIn)
+        await preferences.set_opted_out(ctx.store, message.phone_hash, out, message.received_at)
+        log.info("SMS preference recorded", extra={"event_id": envelope.id, "opted_out": out})
+    await _notify_department(envelope, ctx)
+    state: str | None = None
+    for item in await plan(envelope, ctx):
+        state = await deliver(item, envelope, ctx)
+    return state
+
+
+def _department_name(taxonomy: Taxonomy, code: str | None, language: str) -> str:
+    department = taxonomy.departments.get(code or "")
+    if department is None:
+        return ""
+    return department.en if language == "en" else department.fa
+
+
+async def plan(envelope: Envelope, ctx: Context) -> list[Outgoing]:
+    """The citizen SMS ``envelope`` calls for under the policy."""
+    kind = envelope.type
+    names = policy.citizen_templates(ctx.policy, kind)
+    if kind == ComplaintSubmitted.TYPE:
+        sub = envelope.payload(ComplaintSubmitted)
+        if not (sub.phone_sealed and sub.phone_hash):
+            return []
+        lang = sub.language or "fa"
+        ctx_vars = {"tracking_code": sub.tracking_code}
+        status_group = f"status:{sub.complaint_id}"
+        return [
+            Outgoing(
+                name, lang, ctx_vars, sub.phone_sealed, sub.phone_hash, sub.complaint_id, group=status_group
+            )
+            for name in names
+        ]
+    if kind == CitizenStatusRequested.TYPE:
+        return [await _status_answer(envelope.payload(CitizenStatusRequested), ctx)]
+    if kind in (CitizenOptedOut.TYPE, CitizenOptedIn.TYPE):
+        message = envelope.payload(CitizenOptedOut if kind == CitizenOptedOut.TYPE else CitizenOptedIn)
+        template = "opted_out" if kind == CitizenOptedOut.TYPE else "opted_in"
+        last = await ctx.store.complaints.find_one({"phone_hash": message.phone_hash}, {"language": 1})
+        lang = (last or {}).get("language", "fa")
+        sealed, hashed = message.phone_sealed, message.phone_hash
+        return [Outgoing(template, lang, {}, sealed, hashed, hashed, always=True)]
+    complaint_id = envelope.subject
+    if kind == ComplaintRated.TYPE:
+        rated = envelope.payload(ComplaintRated)
+        if rated.rating > ctx.policy.low_rating:
+            return []
+        names, complaint_id = ["reopen_offer"], rated.complaint_id
+    if not names and kind != ComplaintResolved.TYPE:
+        return []
+    doc = await records.find(ctx.store, complaint_id)
+    if doc is None or not doc.get("phone_sealed"):
+        log.info("no phone for SMS", extra={"complaint_id": complaint_id, "event_id": envelope.id})
+        return []
+    lang = doc.get("language", "fa")
+    variables: dict[str, Any] = {
+        "tracking_code": doc["tracking_code"],
+        "department": _department_name(ctx.taxonomy, doc.get("department"), lang),
+    }
+    priority: str | None = doc.get("priority")
+    extra: list[Outgoing] = []
+    if kind in DECISIONS:
+        decision = envelope.payload(DECISIONS[kind])
+        variables["department"] = _department_name(ctx.taxonomy, decision.department, lang)
+        variables["due_at"] = decision.due_at
+        priority = decision.priority
+    elif kind == ComplaintDuplicateLinked.TYPE:
+        variables["primary_tracking_code"] = envelope.payload(ComplaintDuplicateLinked).primary_tracking_code
+    elif kind in ACTIONS:
+        action = envelope.payload(ACTIONS[kind])
+        if isinstance(action, ComplaintResolved):
+            variables["note"] = action.note
+            if ctx.policy.survey:
+                extra.append(
+                    Outgoing(
+                        "survey",
+                        lang,
+                        dict(variables),
+                        doc["phone_sealed"],
+                        doc["phone_hash"],
+                        complaint_id,
+                        group=f"survey:{complaint_id}",
+                        not_before=action.at + timedelta(minutes=ctx.policy.survey_delay_minutes),
+                    )
+                )
+        elif isinstance(action, ComplaintRejected):
+            variables["reason"] = action.reason
+        elif isinstance(action, ComplaintReopened):
+            # A survey not sent yet asks about work that is no longer done.
+            await outbox.cancel_group(ctx.store, f"survey:{complaint_id}", "reopened")
+    group: str | None = None if kind == ComplaintRated.TYPE else f"status:{complaint_id}"
+    planned = [
+        Outgoing(
+            name,
+            lang,
+            variables,
+            doc["phone_sealed"],
+            doc["phone_hash"],
+            complaint_id,
+            priority=priority,
+            group=group,
+        )
+        for name in names
+    ]
+    return planned + extra
+
+
+async def _status_answer(request: CitizenStatusRequested, ctx: Context) -> Outgoing:
+    doc = await records.find(ctx.store, request.complaint_id) if request.complaint_id else None
+    lang = "fa"
+    variables: dict[str, Any] = {"tracking_code": request.tracking_code}
+    template = "status_unknown"
+    if doc is not None:
+        lang = doc.get("language", "fa")
+        timeline = doc.get("timeline") or []
+        variables |= {
+            "status": doc.get("status", "received"),
+            "department": _department_name(ctx.taxonomy, doc.get("department"), lang),
+            "at": timeline[-1]["at"] if timeline else doc["created_at"],
+        }
+        template = "status"
+    subject = request.complaint_id or request.phone_hash
+    return Outgoing(template, lang, variables, request.phone_sealed, request.phone_hash, subject, always=True)
+
+
+async def deliver(item: Outgoing, envelope: Envelope, ctx: Context) -> str:
+    """Record ``item`` once and send it now, or leave it deferred for :func:`flush`; return its state."""
+    now = ctx.clock()
+    notification_id = derived_id(envelope.source, envelope.id, item.phone_hash, item.template)
+    text = render(item.template, item.language, timezone=ctx.policy.timezone, **item.context)
+    cost, allowed = segments(text), policy.budget(ctx.policy, item.template)
+    if cost > allowed:
+        OVER_BUDGET.labels(item.template).inc()
+        log.warning(
+            "SMS over its segment budget",
+            extra={"template": item.template, "segments": cost, "budget": allowed},
+        )
+    urgent = policy.is_urgent(ctx.policy, item.template, item.priority)
+    fields: Doc = {
+        "complaint_id": item.complaint_id,
+        "cause_event_id": envelope.id,
+        "template": item.template,
+        "language": item.language,
+        "recipient_hash": item.phone_hash,
+        "phone_sealed": item.phone_sealed,
+        "text": text,
+        "provider": ctx.sms.name,
+        "urgent": urgent,
+        "group": item.group,
+        "event_at": envelope.time,
+    }
+    if not item.always and await preferences.opted_out(ctx.store, item.phone_hash):
+        record, _ = await outbox.claim(ctx.store, notification_id, fields, now, state="suppressed")
+        log.info("citizen opted out; SMS not sent", extra={"notification_id": notification_id})
+        return str(record["state"])
+    send_at = item.not_before or now
+    if not urgent:
+        if item.group and item.not_before is None and ctx.policy.coalesce_seconds:
+            send_at = max(send_at, now + timedelta(seconds=ctx.policy.coalesce_seconds))
+        send_at = policy.allowed_at(ctx.policy, send_at)
+    state = "deferred" if send_at > now else "sending"
+    record, created = await outbox.claim(
+        ctx.store, notification_id, {**fields, "send_at": send_at}, now, state=state
     )
+    if created and item.group:
+        if await outbox.newer_in_group(ctx.store, item.group, envelope.time, notification_id):
+            await outbox.take(ctx.store, notification_id, state, now)
+            await outbox.finish(ctx.store, notification_id, "superseded", now, "a newer state was reported")
+            return "superseded"
+        await outbox.supersede(ctx.store, item.group, before=envelope.time, keep=notification_id)
+    if not created:
+        record = {**fields, "send_at": send_at, **record}  # a record of an older version lacks the text
+    if record["state"] == "sending":
+        if not created:
+            log.info("resuming an SMS a previous run recorded", extra={"notification_id": notification_id})
+        return await send_record(record, ctx)
     if record["state"] == "sent":
         log.info("SMS already sent; not sending again", extra={"notification_id": notification_id})
-        await _announce_sent(publisher, note, text)
-        return "sent"
-    if record["state"] == "failed":
-        return "failed"
-    message = Sms(id=notification_id, to=sealer.open(complaint["phone_sealed"]), text=text)
+        await _announce_sent(ctx.publisher, record)
+    return str(record["state"])
+
+
+async def send_record(record: Doc, ctx: Context) -> str:
+    """Hand the recorded SMS to the provider (same id on every try); return ``sent``, ``failed`` or
+    ``deferred`` (the per-phone limit is reached)."""
+    notification_id = record["_id"]
+    now = ctx.clock()
+    if not record.get("urgent"):
+        recent = await outbox.sent_since(ctx.store, record["recipient_hash"], now - HOUR)
+        if len(recent) >= ctx.policy.max_per_hour:
+            later = policy.allowed_at(ctx.policy, recent[-ctx.policy.max_per_hour] + HOUR)
+            await outbox.defer(ctx.store, notification_id, later)
+            SMS.labels(ctx.sms.name, record["template"], "limited").inc()
+            return "deferred"
+    message = Sms(id=notification_id, to=ctx.sealer.open(record["phone_sealed"]), text=record["text"])
     while True:
-        attempt = await outbox.count_attempt(store, notification_id)
+        attempt = await outbox.count_attempt(ctx.store, notification_id)
         try:
-            await sms.send(message)
+            receipt = await ctx.sms.send(message)
             break
         except SmsRejected as exc:
-            return await _fail(store, publisher, note, str(exc), attempt, clock())
+            return await _fail(ctx, record, str(exc), attempt)
         except SmsUnavailable as exc:
-            if attempt >= retry.max_attempts:
-                return await _fail(store, publisher, note, str(exc), attempt, clock())
-            SMS.labels(sms.name, template, "retry").inc()
-            await retry.sleep(retry.delay(attempt))
-    await outbox.finish(store, notification_id, "sent", clock())
-    SMS.labels(sms.name, template, "sent").inc()
-    log.info("SMS sent", extra={"complaint_id": decision.complaint_id, "notification_id": notification_id})
-    await _announce_sent(publisher, note, text)
+            if ctx.retry.exhausted(attempt):
+                await dead_letter(ctx.publisher, record, str(exc), attempt)
+                return await _fail(ctx, record, str(exc), attempt)
+            SMS.labels(ctx.sms.name, record["template"], "retry").inc()
+            await ctx.retry.sleep(ctx.retry.delay(attempt))
+    sent_at = records.store_precision(ctx.clock())
+    taken_by = delivery.receipt_fields(receipt)
+    await outbox.finish(ctx.store, notification_id, "sent", sent_at, fields=taken_by)
+    SMS.labels(ctx.sms.name, record["template"], "sent").inc()
+    if record["template"] in ("routed", "triage") and record.get("event_at"):
+        # The decision's event time → its SMS accepted by the provider (queueing, quiet hours, retries).
+        DECIDED_TO_SMS.labels(record["template"]).observe(seconds_between(record["event_at"], sent_at))
+    log.info("SMS sent", extra={"complaint_id": record["complaint_id"], "notification_id": notification_id})
+    await _announce_sent(ctx.publisher, {**record, **taken_by, "sent_at": sent_at})
     return "sent"
 
 
-@dataclass(frozen=True)
-class _Notification:
-    complaint_id: str
-    notification_id: str
-    cause_event_id: str
-    template: str
-    provider: str
+async def flush(ctx: Context) -> int:
+    """Send every deferred SMS that is due (oldest first) and resume stale ones; return how many."""
+    now = ctx.clock()
+    done = 0
+    for record in await outbox.due(ctx.store, now):
+        group = record.get("group")
+        if group and await outbox.newer_in_group(ctx.store, group, record["event_at"], record["_id"]):
+            if await outbox.take(ctx.store, record["_id"], "deferred", now):
+                await outbox.finish(ctx.store, record["_id"], "superseded", now, "a newer state was reported")
+            continue
+        taken = await outbox.take(ctx.store, record["_id"], "deferred", now)
+        done += taken is not None and await _send_taken(taken, ctx) == "sent"
+    stale_after = timedelta(seconds=ctx.policy.stale_sending_seconds)
+    for record in await outbox.stale(ctx.store, now, stale_after):
+        log.warning("resuming an SMS left half-sent", extra={"notification_id": record["_id"]})
+        taken = await outbox.take(ctx.store, record["_id"], "sending", now, taken_before=now - stale_after)
+        done += taken is not None and await _send_taken(taken, ctx) == "sent"
+    return done
 
 
-async def _announce_sent(publisher: Publisher, note: _Notification, text: str) -> None:
-    payload = NotificationSent(**vars(note), segments=segments(text), sent_at=datetime.now(UTC))
-    event_id = derived_id(SOURCE, note.notification_id, "sent")
-    event = new_event(payload, subject=note.complaint_id, source=SOURCE, event_id=event_id)
+async def _send_taken(record: Doc, ctx: Context) -> str:
+    """:func:`send_record`, but a record that cannot be sent at all fails alone instead of stopping
+    the sender (MongoDB and Kafka errors still propagate: the next tick tries again)."""
+    try:
+        return await send_record(record, ctx)
+    except (PyMongoError, KafkaError, DependencyUnavailable):
+        raise
+    except Exception as exc:
+        log.exception("deferred SMS cannot be sent", extra={"notification_id": record["_id"]})
+        return await _fail(ctx, record, f"{type(exc).__name__}: {exc}", int(record.get("attempts", 0)))
+
+
+def _sent_payload(record: Doc) -> NotificationSent:
+    return NotificationSent(
+        complaint_id=record["complaint_id"],
+        notification_id=record["_id"],
+        cause_event_id=record["cause_event_id"],
+        template=record["template"],
+        provider=record.get("provider", ""),
+        segments=segments(record["text"]),
+        sent_at=record.get("sent_at") or datetime.now(UTC),
+    )
+
+
+async def _announce_sent(publisher: Publisher, record: Doc) -> None:
+    event_id = derived_id(SOURCE, record["_id"], "sent")
+    event = new_event(_sent_payload(record), subject=record["complaint_id"], source=SOURCE, event_id=event_id)
     await publisher.publish(topics.EVENTS, event)
 
 
-async def _fail(
-    store: Store, publisher: Publisher, note: _Notification, reason: str, attempts: int, now: datetime
-) -> str:
-    await outbox.finish(store, note.notification_id, "failed", now, reason)
-    SMS.labels(note.provider, note.template, "failed").inc()
+async def _fail(ctx: Context, record: Doc, reason: str, attempts: int) -> str:
+    notification_id = record["_id"]
+    await outbox.finish(ctx.store, notification_id, "failed", ctx.clock(), reason)
+    SMS.labels(ctx.sms.name, record["template"], "failed").inc()
     log.warning(
         "SMS failed",
-        extra={"complaint_id": note.complaint_id, "notification_id": note.notification_id, "reason": reason},
+        extra={"complaint_id": record["complaint_id"], "notification_id": notification_id, "reason": reason},
     )
-    payload = NotificationFailed(**vars(note), reason=reason, attempts=attempts)
-    event_id = derived_id(SOURCE, note.notification_id, "failed")
-    event = new_event(payload, subject=note.complaint_id, source=SOURCE, event_id=event_id)
-    await publisher.publish(topics.EVENTS, event)
+    payload = NotificationFailed(
+        complaint_id=record["complaint_id"],
+        notification_id=notification_id,
+        cause_event_id=record["cause_event_id"],
+        template=record["template"],
+        provider=ctx.sms.name,
+        reason=reason,
+        attempts=attempts,
+    )
+    event_id = derived_id(SOURCE, notification_id, "failed")
+    event = new_event(payload, subject=record["complaint_id"], source=SOURCE, event_id=event_id)
+    await ctx.publisher.publish(topics.EVENTS, event)
     return "failed"
+
+
+# Events a department hears about, and whether the notice is meant for its head or supervisor.
+NOTICE_TYPES = {
+    ComplaintRouted.TYPE: False,
+    ComplaintReassigned.TYPE: False,  # to the department it was reassigned to
+    ComplaintSlaWarning.TYPE: True,
+    ComplaintEscalated.TYPE: True,
+    ComplaintReopened.TYPE: True,  # only when the citizen reopened it
+}
+
+
+async def _notify_department(envelope: Envelope, ctx: Context) -> str | None:
+    """Post the department's signed notice for ``envelope`` once; return its state."""
+    if ctx.departments is None or envelope.type not in NOTICE_TYPES:
+        return None
+    reason: str | None = None
+    if envelope.type == ComplaintReopened.TYPE:
+        reopened = envelope.payload(ComplaintReopened)
+        if reopened.by != "citizen":
+            return None
+        reason = reopened.reason
+    doc = await records.find(ctx.store, envelope.subject)
+    data = envelope.data
+    named = data.get("to_department") or data.get("department")
+    department = str(named or (doc or {}).get("department") or "")
+    if ctx.departments.hook(department) is None:
+        return None
+    notice_id = derived_id(envelope.source, envelope.id, "department", department)
+    now = ctx.clock()
+    notice: Doc = {
+        "id": notice_id,
+        "event": envelope.type.removeprefix(policy.PREFIX),
+        "event_id": envelope.id,
+        "for_supervisor": NOTICE_TYPES[envelope.type],
+        "complaint_id": envelope.subject,
+        "department": department,
+        "tracking_code": envelope.data.get("tracking_code") or (doc or {}).get("tracking_code"),
+        "category": envelope.data.get("category") or (doc or {}).get("category"),
+        "priority": envelope.data.get("priority") or (doc or {}).get("priority"),
+        "due_at": envelope.data.get("due_at") or (doc or {}).get("due_at"),
+        "text": (doc or {}).get("text"),
+        "address": (doc or {}).get("address"),
+        "location": (doc or {}).get("location"),
+        "reason": reason,
+        "at": envelope.time.isoformat(),
+    }
+    fields = {
+        "kind": "department",
+        "complaint_id": envelope.subject,
+        "cause_event_id": envelope.id,
+        "template": "department_notice",
+        "department": department,
+    }
+    record, _ = await outbox.claim(ctx.store, notice_id, fields, now)
+    if record["state"] != "sending":
+        return str(record["state"])
+    body = encode(notice)
+    while True:
+        attempt = await outbox.count_attempt(ctx.store, notice_id)
+        try:
+            await ctx.departments.post(department, notice_id, body)
+            break
+        except (NoticeRejected, NoticeUnavailable) as exc:
+            if isinstance(exc, NoticeRejected) or attempt >= ctx.retry.max_attempts:
+                await outbox.finish(ctx.store, notice_id, "failed", ctx.clock(), str(exc))
+                NOTICES.labels("failed").inc()
+                log.warning(
+                    "department notice failed", extra={"notification_id": notice_id, "reason": str(exc)}
+                )
+                return "failed"
+            await ctx.retry.sleep(ctx.retry.delay(attempt))
+    await outbox.finish(ctx.store, notice_id, "sent", ctx.clock())
+    NOTICES.labels("sent").inc()
+    return "sent"

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import time
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AnyHttpUrl, BaseModel, Field, model_validator
+from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, model_validator
 
+from notifier.sms.kavenegar import DEFAULT_URL as KAVENEGAR_URL
+from notifier.sms.smsir import DEFAULT_URL as SMSIR_URL
 from services.settings import DEFAULT_PORTS, HttpSettings, PasokhSettings
 
 
@@ -17,20 +21,131 @@ class NotifierOptions(HttpSettings):
     retry_base_seconds: float = Field(default=0.5, gt=0)
 
 
-class SmsSettings(BaseModel):
-    """Which SMS provider sends, and where."""
+Provider = Literal["log", "http", "kavenegar", "smsir"]
 
-    provider: Literal["log", "http"] = "log"
+
+class KavenegarSettings(BaseModel):
+    """Kavenegar's account: ``PASOKH_SMS__KAVENEGAR__API_KEY`` and the sender line."""
+
+    api_key: SecretStr | None = None
+    sender: str | None = Field(default=None, description="The sender line, e.g. 10004346.")
+    url: AnyHttpUrl = Field(default=AnyHttpUrl(KAVENEGAR_URL), description="API base; tests point it home.")
+
+
+class SmsIrSettings(BaseModel):
+    """SMS.ir's account: ``PASOKH_SMS__SMSIR__API_KEY`` and the line number."""
+
+    api_key: SecretStr | None = None
+    line_number: int | None = Field(default=None, ge=1)
+    url: AnyHttpUrl = Field(default=AnyHttpUrl(SMSIR_URL), description="API base; tests point it home.")
+
+
+class SmsSettings(BaseModel):
+    """Which SMS provider sends (and which takes over when it cannot), and its credentials."""
+
+    provider: Provider = "log"
+    secondary: Provider | None = Field(
+        default=None, description="Takes over while the primary fails with retriable errors."
+    )
     url: AnyHttpUrl | None = Field(
         default=None, description="With provider=http: receives POST {to, text, id}."
     )
     timeout_seconds: float = Field(default=10.0, gt=0)
+    failover_cooldown_seconds: float = Field(
+        default=30.0, ge=0, description="How long the secondary stays first after the primary failed."
+    )
+    kavenegar: KavenegarSettings = KavenegarSettings()
+    smsir: SmsIrSettings = SmsIrSettings()
 
     @model_validator(mode="after")
-    def _url_for_http(self) -> SmsSettings:
-        if self.provider == "http" and self.url is None:
-            raise ValueError("PASOKH_SMS__URL is required when PASOKH_SMS__PROVIDER=http")
+    def _complete(self) -> SmsSettings:
+        if self.secondary is not None and self.secondary == self.provider:
+            raise ValueError("PASOKH_SMS__SECONDARY must name another provider than PASOKH_SMS__PROVIDER")
+        for provider in (self.provider, self.secondary):
+            if provider == "http" and self.url is None:
+                raise ValueError("PASOKH_SMS__URL is required when the http provider is used")
+            if provider == "kavenegar" and not (self.kavenegar.api_key and self.kavenegar.sender):
+                raise ValueError(
+                    "PASOKH_SMS__KAVENEGAR__API_KEY and PASOKH_SMS__KAVENEGAR__SENDER are required "
+                    "when kavenegar is used"
+                )
+            if provider == "smsir" and not (self.smsir.api_key and self.smsir.line_number):
+                raise ValueError(
+                    "PASOKH_SMS__SMSIR__API_KEY and PASOKH_SMS__SMSIR__LINE_NUMBER are required "
+                    "when smsir is used"
+                )
         return self
+
+
+# Event (the part of its type after ``org.pasokh.``) → the citizen's SMS templates it calls for.
+DEFAULT_CITIZEN_TEMPLATES: dict[str, list[str]] = {
+    "complaint.submitted": ["received"],
+    "complaint.routed": ["routed"],
+    "complaint.triage-needed": ["triage"],
+    "complaint.duplicate-linked": ["duplicate"],
+    "complaint.acknowledged": ["acknowledged"],
+    "complaint.resolved": ["resolved"],
+    "complaint.rejected": ["rejected"],
+    "complaint.reopened": ["reopened"],
+}
+
+
+class PolicySettings(BaseModel):
+    """What the citizen is sent when, and when not (``PASOKH_POLICY__*``; see docs/notifier.md)."""
+
+    citizen_templates: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_CITIZEN_TEMPLATES.items()},
+        description="Event type without 'org.pasokh.' → SMS templates; [] sends none.",
+    )
+    segment_budget: dict[str, int] = Field(
+        default_factory=dict, description="Template → most segments; overrides notifier.messages.CATALOG."
+    )
+    timezone: str = "Asia/Tehran"
+    # Quiet hours in the city's time zone; equal start and end switch them off.
+    quiet_start: time = time(22, 0)
+    quiet_end: time = time(7, 0)
+    # Sent at once even in quiet hours: answers to the citizen's own SMS, and urgent complaints.
+    urgent_templates: list[str] = Field(
+        default_factory=lambda: ["status", "status_unknown", "opted_out", "opted_in", "reopen_offer"]
+    )
+    urgent_priorities: list[str] = Field(default_factory=lambda: ["urgent"])
+    # A status SMS waits this long; a later state of the same complaint in that time replaces it.
+    coalesce_seconds: float = Field(default=20.0, ge=0)
+    max_per_hour: int = Field(default=6, ge=1, description="Non-urgent SMS per phone and hour.")
+    survey: bool = True
+    survey_delay_minutes: float = Field(default=120.0, ge=0)
+    low_rating: int = Field(default=2, ge=1, le=5, description="Ratings up to this offer to reopen.")
+    tick_seconds: float = Field(default=1.0, gt=0, description="How often deferred SMS are looked for.")
+    # A record left ``sending`` this long by a process that died is sent again, with the same id.
+    stale_sending_seconds: float = Field(default=120.0, gt=0)
+
+    @model_validator(mode="after")
+    def _known_templates(self) -> PolicySettings:
+        from notifier.messages import CATALOG
+
+        named = {t for names in self.citizen_templates.values() for t in names} | set(self.segment_budget)
+        unknown = sorted(named - set(CATALOG))
+        if unknown:
+            raise ValueError(f"unknown SMS templates {unknown}; known: {sorted(CATALOG)}")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {self.timezone!r}") from exc
+        return self
+
+
+class DepartmentHook(BaseModel):
+    """A department's signed webhook."""
+
+    url: AnyHttpUrl
+    secret: SecretStr
+
+
+class DepartmentSettings(BaseModel):
+    """Where department notices go."""
+
+    hooks: dict[str, DepartmentHook] = Field(default_factory=dict)
+    timeout_seconds: float = Field(default=10.0, gt=0)
 
 
 class NotifierSettings(PasokhSettings):
@@ -38,3 +153,5 @@ class NotifierSettings(PasokhSettings):
 
     notifier: NotifierOptions = NotifierOptions()
     sms: SmsSettings = SmsSettings()
+    policy: PolicySettings = PolicySettings()
+    departments: DepartmentSettings = DepartmentSettings()

@@ -39,7 +39,9 @@ _SIGNATURE_DOC = (
 class SmsAnswer(BaseModel):
     """What was done with a citizen's SMS."""
 
-    action: Literal["opted-out", "opted-in", "status-requested", "rated", "complaint", "ignored", "duplicate"]
+    action: Literal[
+        "opted-out", "opted-in", "status-requested", "rated", "reopened", "complaint", "ignored", "duplicate"
+    ]
     complaint_id: str | None = None
     tracking_code: str | None = None
 

@@ -9,6 +9,14 @@ from services.errors import PasokhError
 
 
 @dataclass(frozen=True)
+class SmsReceipt:
+    """What a provider answered when it accepted an SMS: who took it, and its own id for delivery reports."""
+
+    provider: str
+    message_id: str | None
+
+
+@dataclass(frozen=True)
 class Sms:
     """One message to one phone. ``id`` is stable across retries so providers can drop repeats."""
 
@@ -29,13 +37,18 @@ class SmsUnavailable(PasokhError):
     retriable = True
 
 
+class SmsOutcomeUnknown(SmsUnavailable):
+    """The request left but no answer came (read time-out, dropped connection): the provider may have
+    taken it. Retry with the same provider only, whose de-duplication id (if any) drops the repeat."""
+
+
 class SmsGateway(abc.ABC):
     """Port to an SMS provider."""
 
     name: str
 
     @abc.abstractmethod
-    async def send(self, sms: Sms) -> None:
+    async def send(self, sms: Sms) -> SmsReceipt:
         """Hand ``sms`` to the provider; raise SmsRejected or SmsUnavailable when it does not take it."""
 
     async def close(self) -> None:  # noqa: B027 (optional hook: most providers hold no connection)
@@ -50,8 +63,9 @@ class InMemorySms(SmsGateway):
     sent: list[Sms] = field(default_factory=list)
     failures: list[PasokhError] = field(default_factory=list)
 
-    async def send(self, sms: Sms) -> None:
+    async def send(self, sms: Sms) -> SmsReceipt:
         """Record ``sms`` unless a failure is queued."""
         if self.failures:
             raise self.failures.pop(0)
         self.sent.append(sms)
+        return SmsReceipt(self.name, sms.id)

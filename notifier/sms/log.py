@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from notifier.sms import Sms, SmsGateway
+from notifier.sms import Sms, SmsGateway, SmsReceipt
 from services.privacy import mask_phone
 
 log = logging.getLogger("pasokh.sms")
@@ -15,6 +15,7 @@ class LogSms(SmsGateway):
 
     name = "log"
 
-    async def send(self, sms: Sms) -> None:
+    async def send(self, sms: Sms) -> SmsReceipt:
         """Log ``sms`` at INFO."""
         log.info("SMS to %s: %s", mask_phone(sms.to), sms.text, extra={"notification_id": sms.id})
+        return SmsReceipt(self.name, sms.id)

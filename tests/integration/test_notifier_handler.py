@@ -9,6 +9,7 @@ import pytest
 
 from notifier import outbox
 from notifier.handlers import Retry, handle_event
+from notifier.settings import PolicySettings
 from notifier.sms import InMemorySms, SmsGateway, SmsRejected
 from notifier.sms.http import HttpSms
 from services import records
@@ -21,6 +22,8 @@ from tests.factories import SEALER, routed, submitted
 from tests.support.sms_server import SmsCapture
 
 TAXONOMY = load_taxonomy()
+# Every SMS at once: no quiet hours (start = end), no coalescing window.
+AT_ONCE = PolicySettings(quiet_start="00:00", quiet_end="00:00", coalesce_seconds=0)
 
 
 async def _no_wait(_: float) -> None:
@@ -58,6 +61,7 @@ async def notify(envelope: Envelope, store: Store, publisher: KafkaPublisher, sm
         sealer=SEALER,
         taxonomy=TAXONOMY,
         retry=Retry(max_attempts=3, base_seconds=0.01, sleep=_no_wait),
+        policy=AT_ONCE,
     )
 
 

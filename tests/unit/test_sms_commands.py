@@ -117,10 +117,17 @@ def test_a_digit_from_1_to_5_is_a_rating(digit: int, script: dict[int, str]) -> 
     assert classify(f"{digit}.".translate(script)) == Command("rating", rating=digit)
 
 
-@pytest.mark.parametrize("digit", [0, 6, 7, 9])
+@pytest.mark.parametrize("digit", [6, 7, 9])
 @pytest.mark.parametrize("script", [{}, PERSIAN, ARABIC], ids=["latin", "persian", "arabic-indic"])
-def test_0_and_6_to_9_are_not_ratings(digit: int, script: dict[int, str]) -> None:
+def test_6_to_9_are_not_ratings(digit: int, script: dict[int, str]) -> None:
     assert classify(str(digit).translate(script)) == Command("ignored")
+
+
+@pytest.mark.parametrize(
+    "text", ["0", "۰", "٠", " ۰ ", "بازگشایی", "باز‌گشایی", "بازگشائی", "REOPEN", "reopen."]
+)
+def test_0_and_the_reopen_word_ask_to_reopen(text: str) -> None:
+    assert classify(text) == Command("reopen")
 
 
 @pytest.mark.parametrize(
