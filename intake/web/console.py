@@ -1,0 +1,450 @@
+"""The staff console: sign-in, triage queue, department inbox, complaint detail with actions, admin page.
+
+Every action goes through ``intake.staff.act``, the function behind the staff API, so the console and
+the API publish the same events under the same rules (role, department, lifecycle). Every form carries
+the session's CSRF token; sessions are signed, HttpOnly, SameSite=Lax cookies (intake/web/accounts.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, ValidationError
+
+from intake import auth, staff
+from intake.errors import ERRORS, Forbidden
+from intake.routes.staff import AcknowledgeIn, CommentIn, ReasonIn, ReassignIn, ResolveIn
+from intake.web import accounts
+from intake.web.accounts import SESSION_COOKIE, Sessions, User
+from intake.web.common import ensure_indexes_once, error_page, intake_of, render
+from intake.web.districts import district_map
+from intake.web.i18n import Words, pick_lang
+from services import inbox as inbox_model
+from services import rules
+from services.contracts.actions import (
+    ComplaintAcknowledged,
+    ComplaintCommented,
+    ComplaintReassigned,
+    ComplaintRejected,
+    ComplaintReopened,
+    ComplaintResolved,
+    StaffAction,
+)
+from services.errors import PasokhError
+from services.lifecycle import STATUSES, TRANSITIONS
+from services.store import Doc, Store
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+LOGIN_CSRF_COOKIE = "pasokh_login_csrf"
+PAGE_SIZE = 50
+ACTIONS: dict[str, tuple[type[StaffAction], type[BaseModel]]] = {
+    "acknowledge": (ComplaintAcknowledged, AcknowledgeIn),
+    "comment": (ComplaintCommented, CommentIn),
+    "reassign": (ComplaintReassigned, ReassignIn),
+    "resolve": (ComplaintResolved, ResolveIn),
+    "reject": (ComplaintRejected, ReasonIn),
+    "reopen": (ComplaintReopened, ReasonIn),
+}
+
+
+def _sessions(request: Request) -> Sessions:
+    return Sessions(intake_of(request).settings.secret_key.get_secret_value())
+
+
+async def _user(request: Request) -> User | None:
+    return await accounts.current_user(
+        intake_of(request).store, _sessions(request), request.cookies.get(SESSION_COOKIE)
+    )
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    return RedirectResponse(f"/console/login?next={quote(request.url.path)}", status_code=303)
+
+
+def _secure(request: Request) -> bool:
+    return intake_of(request).settings.env == "prod"
+
+
+def _page(
+    request: Request, user: User, name: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    return render(request, name, {"user": user, **context}, status_code=status_code)
+
+
+async def _csrf_ok(request: Request, user: User) -> bool:
+    form = await request.form()
+    return hmac.compare_digest(str(form.get("csrf") or ""), user.csrf)
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, next: str = "/console") -> HTMLResponse:
+    """The sign-in form; a CSRF token in a cookie and in the form (the session does not exist yet)."""
+    token = secrets.token_urlsafe(24)
+    response = render(request, "login.html.j2", {"csrf": token, "next": next, "failed": False})
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, token, httponly=True, samesite="lax", secure=_secure(request), path="/console"
+    )
+    return response
+
+
+@router.post("/login", response_model=None)
+async def login(request: Request) -> Response:
+    """Check the password; on success a new session (and CSRF token) in a signed cookie."""
+    form = await request.form()
+    next_url = str(form.get("next") or "/console")
+    if not next_url.startswith("/console"):
+        next_url = "/console"
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
+    if not expected or not hmac.compare_digest(str(form.get("csrf") or ""), expected):
+        return render(
+            request, "error.html.j2", {"message": Words(pick_lang(request))("csrf.bad")}, status_code=400
+        )
+    doc = await accounts.verify_password(
+        intake_of(request).store, str(form.get("username") or ""), str(form.get("password") or "")
+    )
+    if doc is None:
+        token = secrets.token_urlsafe(24)
+        response = render(
+            request,
+            "login.html.j2",
+            {"csrf": token, "next": next_url, "failed": True, "username": form.get("username")},
+            status_code=401,
+        )
+        response.set_cookie(
+            LOGIN_CSRF_COOKIE, token, httponly=True, samesite="lax", secure=_secure(request), path="/console"
+        )
+        return response
+    redirect = RedirectResponse(next_url, status_code=303)
+    redirect.set_cookie(
+        SESSION_COOKIE,
+        _sessions(request).issue(doc),
+        max_age=accounts.SESSION_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        path="/",
+    )
+    redirect.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
+    return redirect
+
+
+@router.post("/logout", response_model=None)
+async def logout(request: Request) -> Response:
+    """End the session."""
+    user = await _user(request)
+    if user is not None and not await _csrf_ok(request, user):
+        return render(
+            request, "error.html.j2", {"message": Words(pick_lang(request))("csrf.bad")}, status_code=403
+        )
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("", response_model=None)
+async def home(request: Request) -> Response:
+    """Operators start at the triage queue, everybody else at the inbox."""
+    user = await _user(request)
+    if user is None:
+        return _to_login(request)
+    return RedirectResponse(
+        "/console/triage" if user.role == "operator" else "/console/inbox", status_code=303
+    )
+
+
+def _department_scope(user: User, taxonomy_triage: str) -> list[str] | None:
+    """The departments whose complaints the user sees (None: all)."""
+    if user.role in ("admin", "supervisor"):
+        return None
+    if user.role == "operator":
+        return sorted({taxonomy_triage, *user.departments})
+    return sorted(user.departments)
+
+
+INBOX_STATUSES = ["routed", "acknowledged", "reopened"]
+_NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+async def _inbox_rows(
+    store: Store, departments: list[str], statuses: list[str], common: dict[str, Any], *, limit: int
+) -> list[Doc]:
+    """The first ``limit`` open complaints by due time among (department, status) pairs.
+
+    From the inbox read model (services/inbox.py), one equality query per pair, merged here: FerretDB
+    (the local MongoDB-wire server) hands plain equalities to its backend but filters ``$in`` itself
+    after reading every document (docs/web.md).
+    """
+
+    async def one(department: str, status: str) -> list[Doc]:
+        query = {"department": department, "status": status, **common}
+        found: list[Doc] = (
+            await inbox_model.collection(store).find(query).sort("due_at", 1).limit(limit).to_list()
+        )
+        return found
+
+    await ensure_indexes_once(store)
+    found = await asyncio.gather(*(one(d, s) for d in departments for s in statuses))
+    rows = [row for batch in found for row in batch]
+    rows.sort(key=lambda row: (row.get("due_at") or _NEVER, row["_id"]))
+    return rows[:limit]
+
+
+@router.get("/inbox", response_model=None)
+async def inbox(
+    request: Request,
+    status: str = "",
+    district: str = "",
+    category: str = "",
+    department: str = "",
+    overdue: str = "",
+    page: int = 1,
+) -> Response:
+    """Open complaints of the user's departments, most urgent due time first, with filters."""
+    user = await _user(request)
+    if user is None:
+        return _to_login(request)
+    intake = intake_of(request)
+    taxonomy = intake.taxonomy
+    scope = _department_scope(user, taxonomy.triage_department)
+    departments = scope if scope is not None else sorted(taxonomy.departments)
+    wanted = [department] if department in departments else departments
+    statuses = [status] if status in inbox_model.LISTED else INBOX_STATUSES
+    common: dict[str, Any] = {}
+    if district:
+        common["district"] = district
+    if category in taxonomy.categories:
+        common["category"] = category
+    now = datetime.now(UTC)
+    if overdue:
+        common["due_at"] = {"$lt": now}
+    page = max(1, min(page, 100))
+    rows = await _inbox_rows(intake.store, wanted, statuses, common, limit=page * PAGE_SIZE + 1)
+    rows = rows[(page - 1) * PAGE_SIZE :]
+    filters = {
+        "status": status,
+        "district": district,
+        "category": category,
+        "department": department,
+        "overdue": overdue,
+    }
+    more = len(rows) > PAGE_SIZE
+    return _page(
+        request,
+        user,
+        "inbox.html.j2",
+        {
+            "rows": rows[:PAGE_SIZE],
+            "filters": filters,
+            "statuses": [s for s in STATUSES if s in inbox_model.LISTED],
+            "departments": [taxonomy.departments[d] for d in departments if d in taxonomy.departments],
+            "categories": list(taxonomy.categories.values()),
+            "districts": list(district_map().districts.values()),
+            "now": now,
+            "page": page,
+            "next_page": urlencode({**filters, "page": page + 1}) if more else None,
+            "prev_page": urlencode({**filters, "page": page - 1}) if page > 1 else None,
+        },
+    )
+
+
+@router.get("/triage", response_model=None)
+async def triage(request: Request) -> Response:
+    """Complaints the classifier was unsure of, oldest first: pick the category (and department)."""
+    user = await _user(request)
+    if user is None:
+        return _to_login(request)
+    intake = intake_of(request)
+    if not user.principal().may_act_on(
+        intake.taxonomy.triage_department, triage_department=intake.taxonomy.triage_department
+    ):
+        return error_page(request, Forbidden())
+    rows = (
+        await inbox_model.collection(intake.store)
+        .find({"status": "triage"})
+        .sort("created_at", 1)
+        .limit(PAGE_SIZE)
+        .to_list()
+    )
+    return _page(
+        request,
+        user,
+        "triage.html.j2",
+        {
+            "rows": rows,
+            "categories": list(intake.taxonomy.categories.values()),
+            "departments": list(intake.taxonomy.departments.values()),
+            "done": request.query_params.get("done"),
+            "error": _message(error, pick_lang(request)) or error
+            if (error := request.query_params.get("error"))
+            else None,
+        },
+    )
+
+
+def _message(code: str, lang: str) -> str | None:
+    for _status, known, fa, en in ERRORS.values():
+        if known == code:
+            return fa if lang == "fa" else en
+    return None
+
+
+@router.get("/complaints/{complaint_id}", response_model=None)
+async def detail(request: Request, complaint_id: str) -> Response:
+    """Everything about one complaint (but the phone, which stays sealed) and the actions it allows."""
+    user = await _user(request)
+    if user is None:
+        return _to_login(request)
+    intake = intake_of(request)
+    try:
+        doc = await staff.load_for_action(intake.store, complaint_id, user.principal(), intake.taxonomy)
+    except PasokhError as exc:
+        return error_page(request, exc)
+    lang = pick_lang(request)
+    t = Words(lang)
+    error = request.query_params.get("error")
+    allowed = [name for name, (model, _) in ACTIONS.items() if doc["status"] in TRANSITIONS[model.TYPE][0]]
+    duplicates = [d for d in (doc.get("duplicates") or []) if isinstance(d, str)]
+    return _page(
+        request,
+        user,
+        "detail.html.j2",
+        {
+            "c": doc,
+            "category": intake.taxonomy.categories.get(doc.get("category") or ""),
+            "department": intake.taxonomy.departments.get(doc.get("department") or ""),
+            "categories": list(intake.taxonomy.categories.values()),
+            "departments": list(intake.taxonomy.departments.values()),
+            "allowed": allowed,
+            "duplicates": duplicates,
+            "done": request.query_params.get("done"),
+            "error": (_message(error, lang) or error) if error else None,
+            "has_phone": bool(doc.get("phone_sealed")),
+            "district_name": getattr(district_map().districts.get(str(doc.get("district"))), t.lang, None),
+        },
+    )
+
+
+@router.post("/complaints/{complaint_id}/{action}", response_model=None)
+async def act(request: Request, complaint_id: str, action: str) -> Response:
+    """One staff action from a form; back to where it came from, with the outcome."""
+    user = await _user(request)
+    if user is None:
+        return _to_login(request)
+    if action not in ACTIONS:
+        return error_page(request, Forbidden())
+    if not await _csrf_ok(request, user):
+        return render(
+            request, "error.html.j2", {"message": Words(pick_lang(request))("csrf.bad")}, status_code=403
+        )
+    form = await request.form()
+    back = "/console/triage" if form.get("from") == "triage" else f"/console/complaints/{quote(complaint_id)}"
+    model, schema = ACTIONS[action]
+    fields: dict[str, Any] = {}
+    for name in ("note", "text", "reason", "department", "category"):
+        value = str(form.get(name) or "").strip()
+        if value:
+            fields[name] = value
+    if action == "comment":
+        fields["public"] = form.get("public") == "on"
+    intake = intake_of(request)
+    try:
+        body = schema.model_validate(fields)
+        await staff.act(
+            model,
+            complaint_id,
+            body.model_dump(exclude_none=True),
+            principal=user.principal(),
+            store=intake.store,
+            publisher=intake.publisher,
+            taxonomy=intake.taxonomy,
+        )
+    except ValidationError:
+        return RedirectResponse(f"{back}?error=invalid_request", status_code=303)
+    except PasokhError as exc:
+        for cls in type(exc).__mro__:
+            if cls in ERRORS:
+                return RedirectResponse(f"{back}?error={ERRORS[cls][1]}", status_code=303)
+        raise
+    return RedirectResponse(f"{back}?done={action}", status_code=303)
+
+
+@router.get("/admin", response_model=None)
+async def admin(request: Request) -> Response:
+    """Categories, departments, districts, routing rules, accounts and API keys (admins and supervisors;
+    only admins edit the rules)."""
+    user = await _user(request)
+    if user is None:
+        return _to_login(request)
+    if user.role not in ("admin", "supervisor"):
+        return error_page(request, Forbidden())
+    intake = intake_of(request)
+    return _page(
+        request,
+        user,
+        "admin.html.j2",
+        {
+            "categories": list(intake.taxonomy.categories.values()),
+            "departments": await rules.departments(intake.store, intake.taxonomy),
+            "rules": await rules.list_rules(intake.store),
+            "users": await accounts.list_users(intake.store),
+            "keys": await auth.list_keys(intake.store),
+            "districts": list((await rules.load_stored_districts(intake.store)).districts.values()),
+            "done": request.query_params.get("done"),
+            "problem": request.query_params.get("problem"),
+        },
+    )
+
+
+@router.post("/admin/rules", response_model=None)
+async def save_rule(request: Request) -> Response:
+    """Create or replace a routing rule (services/rules.py, the same store as ``/v1/admin``)."""
+    user = await _user(request)
+    if user is None:
+        return _to_login(request)
+    if user.role != "admin":
+        return error_page(request, Forbidden())
+    if not await _csrf_ok(request, user):
+        return render(
+            request, "error.html.j2", {"message": Words(pick_lang(request))("csrf.bad")}, status_code=403
+        )
+    form = await request.form()
+    fields = {
+        name: value
+        for name in ("id", "order", "department", "category", "district", "start", "end", "note")
+        if (value := str(form.get(name) or "").strip())
+    }
+    intake = intake_of(request)
+    try:
+        rule = rules.Rule.model_validate(fields)
+    except ValidationError as exc:
+        problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return RedirectResponse(f"/console/admin?{urlencode({'problem': problem})}#rules", status_code=303)
+    wrong = await rules.check_rule(intake.store, intake.taxonomy, rule)
+    if wrong is not None:
+        problem = f"{wrong[0]}: {wrong[1]}"
+        return RedirectResponse(f"/console/admin?{urlencode({'problem': problem})}#rules", status_code=303)
+    await rules.put_rule(intake.store, rule)
+    return RedirectResponse("/console/admin?done=rule#rules", status_code=303)
+
+
+@router.post("/admin/rules/{rule_id}/delete", response_model=None)
+async def remove_rule(request: Request, rule_id: str) -> Response:
+    """Delete a routing rule."""
+    user = await _user(request)
+    if user is None:
+        return _to_login(request)
+    if user.role != "admin":
+        return error_page(request, Forbidden())
+    if not await _csrf_ok(request, user):
+        return render(
+            request, "error.html.j2", {"message": Words(pick_lang(request))("csrf.bad")}, status_code=403
+        )
+    await rules.delete_rule(intake_of(request).store, rule_id)
+    return RedirectResponse("/console/admin?done=rule#rules", status_code=303)

@@ -1,0 +1,91 @@
+"""The public rollups: each event counted once, redeliveries and refused actions not at all (real MongoDB)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from router import actions
+from router.stats import count
+from services import inbox, records, stats
+from services.contracts.actions import ComplaintResolved
+from services.contracts.complaints import ComplaintRated
+from services.contracts.envelope import Envelope, EventPayload, from_kafka, new_event, to_kafka
+from services.store import Store
+from tests.factories import routed, submitted
+
+
+def envelope(payload: EventPayload, subject: str, event_id: str | None = None) -> Envelope:
+    key, value = to_kafka(new_event(payload, subject=subject, source="/test", event_id=event_id))
+    return from_kafka(value, key)
+
+
+async def decided(store: Store, district: str = "3", hours_to_due: float = 48) -> tuple[str, Envelope]:
+    sub = submitted(district=district)
+    decision = routed(sub, due_at=datetime.now(UTC) + timedelta(hours=hours_to_due))
+    now = records.store_precision(datetime.now(UTC))
+    event = envelope(decision, sub.complaint_id)
+    await records.apply_decision(
+        store, sub, decision, submitted_event_id="s", decision_event_id=event.id, status="routed", at=now
+    )
+    return sub.complaint_id, event
+
+
+def resolution(complaint_id: str) -> Envelope:
+    payload = ComplaintResolved(
+        complaint_id=complaint_id,
+        actor_id="user:test",
+        actor_name="Test",
+        at=records.store_precision(datetime.now(UTC)),
+        note="done",
+    )
+    return envelope(payload, complaint_id)
+
+
+def rating(complaint_id: str, value: int) -> Envelope:
+    payload = ComplaintRated(
+        complaint_id=complaint_id, rating=value, channel="web", answered_at=datetime.now(UTC)
+    )
+    return envelope(payload, complaint_id)
+
+
+async def test_each_event_counts_once_and_only_when_it_was_applied(store: Store) -> None:
+    first, decision_1 = await decided(store, hours_to_due=48)
+    second, decision_2 = await decided(store, district="5", hours_to_due=-1)  # already overdue
+
+    assert await count(decision_1, store=store) is True
+    assert await count(decision_1, store=store) is False  # redelivered
+    listed = await inbox.collection(store).find_one({"_id": first})
+    assert listed is not None and (listed["department"], listed["status"]) == ("lighting", "routed")
+    assert await count(decision_2, store=store) is True
+    early_rating = rating(first, 5)
+    assert await count(early_rating, store=store) is False  # not resolved yet: no survey
+
+    for cid in (first, second):
+        resolved = resolution(cid)
+        assert await count(resolved, store=store) is False  # not applied to the record yet
+        assert await actions.apply_action(resolved, store=store) is True
+        assert await count(resolved, store=store) is True
+        assert await count(resolved, store=store) is False
+
+    assert await inbox.collection(store).count_documents({}) == 0, "resolved: out of the inbox"
+    assert await count(rating(first, 4), store=store) is True
+    assert await count(rating(first, 1), store=store) is False  # the first answer stands
+    assert await count(rating(second, 2), store=store) is True
+
+    summary = await stats.summary(store)
+    assert (summary.total.submitted, summary.total.resolved) == (2, 2)
+    assert (summary.total.sla_known, summary.total.in_sla) == (2, 1)
+    assert summary.total.satisfaction == 3.0
+    assert set(summary.by["district"]) == {"3", "5"}
+    assert summary.by["district"]["5"].in_sla == 0 and summary.by["district"]["3"].in_sla == 1
+    assert summary.by["category"]["lighting"].submitted == 2
+    assert summary.by["department"]["lighting"].rating_count == 2
+    # Resolved within seconds: the first bucket, so both percentiles are under a quarter of an hour.
+    median = summary.total.percentile_hours(0.5)
+    assert median is not None and median <= stats.FIRST_BUCKET_HOURS
+    assert len(summary.months) == 1 and summary.months[0][1].submitted == 2
+    assert len(summary.weeks) == 1 and summary.weeks[0][1].resolved == 2
+    stored = await records.find(store, first)
+    assert stored is not None and stored["rating"] == 4
+    days = await store.db[stats.COLLECTION].count_documents({"scope": "day"})
+    assert days == 2  # one fine-grained rollup per (day, category, department, district)
