@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up test lint unit integration e2e install clean
+.PHONY: up test lint unit integration e2e ops install clean
 
 $(STAMP): pyproject.toml scripts/ensure-tools.sh
 	scripts/ensure-tools.sh
@@ -36,6 +36,10 @@ integration: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
+
+# Alert rules (promtool), Kubernetes manifests (kustomize + schemas), docker-compose.yml (compose-go).
+ops: $(STAMP)
+	$(BIN)/pytest tests/integration/test_alerts.py tests/integration/test_deploy.py tests/integration/test_compose.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

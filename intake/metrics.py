@@ -17,6 +17,7 @@ LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 SUBMITTED = Counter(f"{PREFIX}complaints_submitted", "Complaints accepted (2xx) by channel", ["channel"])
+RATINGS = Counter(f"{PREFIX}survey_ratings", "Survey answers by the rating given (1 to 5)", ["rating"])
 
 
 class MetricsMiddleware:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure the tools that obtain the local infrastructure are present: Python >= 3.11 (the
 # virtualenv), a JDK and Maven (Kafka's jars from Maven Central), Go >= 1.24 (FerretDB from the Go
-# module proxy; not needed when mongod is on PATH), PostgreSQL >= 15 (the opt-in FerretDB backend,
-# PASOKH_LOCAL_MONGO=ferretdb-postgresql, which the test suite also exercises). Missing ones are
+# module proxy, and the operations tests' promtool, kustomize and tools/composecheck, built once into
+# ~/.cache/pasokh by the tests themselves), PostgreSQL >= 15 (the opt-in FerretDB backend,
+# PASOKH_LOCAL_MONGO=ferretdb-postgresql, which the test suite also exercises), Chromium (browser tests). Missing ones are
 # installed with apt-get when we are root on Debian; otherwise it says what to install and fails.
 set -euo pipefail
 
@@ -10,7 +11,7 @@ missing=()
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || missing+=(python3)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
-if ! command -v mongod >/dev/null && ! command -v go >/dev/null; then missing+=(golang-go); fi
+command -v go >/dev/null || missing+=(golang-go)
 # Where pasokh/infra/postgres.py looks: pg_config --bindir, then Debian's /usr/lib/postgresql/<major>/bin.
 has_postgres() {
   local bindir
@@ -23,6 +24,9 @@ has_postgres() {
   return 1
 }
 has_postgres || missing+=(postgresql)
+# The browser tests (tests/browser) drive Debian's Chromium through Playwright; no browser is downloaded.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -1,7 +1,9 @@
 """docker-compose.yml, checked without Docker.
 
 The official Compose loader (compose-go, wrapped by tools/composecheck and built once with Go into
-the cache) must accept the file with the six services and reject broken copies of it; and every
+the cache) must accept the file with its eight services and reject broken copies of it; every file
+it mounts must exist, Prometheus must scrape each Pasokh service where it listens and Grafana must get
+the dashboard Prometheus' data source; and every
 PASOKH_* variable a service container gets (from the Dockerfile's ENV and the compose environment)
 must be a field of the settings class that service reads, with the value landing in that field.
 Without Go these tests fail: they never skip.
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import BaseModel, SecretStr
 
 from intake.settings import IntakeSettings
@@ -33,7 +36,7 @@ DOCKERFILE = REPO / "Dockerfile"
 TOOL_DIR = REPO / "tools" / "composecheck"
 TOOL_SOURCES = ("go.mod", "go.sum", "main.go")
 
-SERVICES = {"kafka", "mongo", "topics", "intake", "router", "notifier"}
+SERVICES = {"kafka", "mongo", "topics", "intake", "router", "notifier", "prometheus", "grafana"}
 # The settings class each `pasokh <command>` reads.
 SETTINGS_BY_COMMAND: dict[str, type[PasokhSettings]] = {
     "intake": IntakeSettings,
@@ -104,7 +107,7 @@ def _project(binary: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
     return project
 
 
-def test_compose_file_validates_with_the_six_services(composecheck: Path) -> None:
+def test_compose_file_validates_with_all_services(composecheck: Path) -> None:
     result = _check(composecheck, COMPOSE_FILE)
 
     assert result.returncode == 0, result.stderr
@@ -168,6 +171,14 @@ def _as_text(value: Any) -> str:
 HOST_ENVIRONMENTS = {
     "defaults": {},
     "sms over http": {"PASOKH_SMS__PROVIDER": "http", "PASOKH_SMS__URL": "http://sms.example:9000/send"},
+    "kavenegar, smsir secondary": {
+        "PASOKH_SMS__PROVIDER": "kavenegar",
+        "PASOKH_SMS__SECONDARY": "smsir",
+        "PASOKH_SMS__KAVENEGAR__API_KEY": "k-secret",
+        "PASOKH_SMS__KAVENEGAR__SENDER": "10004346",
+        "PASOKH_SMS__SMSIR__API_KEY": "s-secret",
+        "PASOKH_SMS__SMSIR__LINE_NUMBER": "30007732000000",
+    },
 }
 
 
@@ -218,3 +229,64 @@ def test_every_pasokh_variable_lands_in_a_settings_field(
             assert (str(settings.sms.url) if settings.sms.url else None) == expected_url
 
     assert seen == set(SETTINGS_BY_COMMAND)
+
+
+def test_every_mounted_file_exists(composecheck: Path) -> None:
+    project = _project(composecheck)
+    binds = [
+        (name, volume)
+        for name, service in project["services"].items()
+        for volume in service.get("volumes", [])
+        if volume["type"] == "bind"
+    ]
+
+    assert {name for name, _ in binds} == {"prometheus", "grafana"}
+    for name, volume in binds:
+        source = Path(volume["source"])
+        assert source.is_relative_to(REPO), f"{name} mounts {source} from outside the repository"
+        assert source.exists(), f"{name} mounts {source}, which does not exist"
+        assert volume.get("read_only") is True, f"{name} may write into the repository at {source}"
+
+
+def _mounted(project: dict[str, Any], service: str, target: str) -> Path:
+    """The repository path that ``service`` sees at ``target`` (a bind mount of it or of a parent)."""
+    for volume in project["services"][service]["volumes"]:
+        inside = volume["target"].rstrip("/")
+        if volume["type"] == "bind" and (target == inside or target.startswith(inside + "/")):
+            return Path(volume["source"]) / target[len(inside) :].lstrip("/")
+    raise AssertionError(f"{service} has nothing mounted at {target}")
+
+
+def test_prometheus_scrapes_every_pasokh_service_with_the_rules(composecheck: Path) -> None:
+    project = _project(composecheck)
+    prometheus = project["services"]["prometheus"]
+    config_arg = next(a for a in prometheus["command"] if a.startswith("--config.file="))
+    config_path = _mounted(project, "prometheus", config_arg.split("=", 1)[1])
+    config = yaml.safe_load(config_path.read_text())
+    targets = {
+        job["job_name"]: [t for static in job["static_configs"] for t in static["targets"]]
+        for job in config["scrape_configs"]
+    }
+
+    for name in HTTP_GROUP:
+        port = {"intake": 8000, "router": 8001, "notifier": 8002}[name]
+        assert targets[f"pasokh-{name}"] == [f"{name}:{port}"]
+        environment = project["services"][name]["environment"]
+        assert environment[f"PASOKH_{name.upper()}__PORT"] == str(port)
+    rule_files = [p for pattern in config["rule_files"] for p in config_path.parent.glob(pattern)]
+    assert [p.name for p in rule_files] == ["pasokh.rules.yml"]
+
+
+def test_grafana_is_provisioned_with_the_dashboard_and_data_source(composecheck: Path) -> None:
+    project = _project(composecheck)
+    provisioning = _mounted(project, "grafana", "/etc/grafana/provisioning")
+    (provider,) = yaml.safe_load((provisioning / "dashboards" / "pasokh.yml").read_text())["providers"]
+    dashboards = _mounted(project, "grafana", provider["options"]["path"])
+    (source,) = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())["datasources"]
+    dashboard = json.loads((dashboards / "pasokh-overview.json").read_text())
+
+    assert source["url"] == "http://prometheus:9090"
+    assert dashboard["templating"]["list"][0]["current"]["value"] == source["uid"]
+    titles = " ".join(p["title"] for p in dashboard["panels"] if p["type"] == "row")
+    for section in ("Flow", "Latency", "SLA", "SMS", "Kafka"):
+        assert section in titles
