@@ -29,6 +29,10 @@ class BodyTooLarge(PasokhError):
     """The request body is larger than the configured limit."""
 
 
+class NulInInput(PasokhError):
+    """The request carries a NUL character, which no field may hold (MongoDB-wire servers refuse it)."""
+
+
 class Unauthorized(PasokhError):
     """No valid API key was presented."""
 
@@ -197,6 +201,12 @@ ERRORS: dict[type[Exception], tuple[int, str, str, str]] = {
         "sms_in_progress",
         "این پیامک هم‌اکنون در حال پردازش است؛ کمی بعد دوباره تلاش کنید.",
         "This message is being processed right now; retry shortly.",
+    ),
+    NulInInput: (
+        422,
+        "nul_character",
+        "درخواست نویسهٔ NUL دارد که در هیچ خانه‌ای پذیرفته نیست.",
+        "The request contains a NUL character, which no field accepts.",
     ),
     BodyTooLarge: (
         413,

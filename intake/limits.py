@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from intake.errors import BodyTooLarge, error_response
+from intake.errors import BodyTooLarge, NulInInput, error_response
 from intake.ratelimit import RateLimited, TokenBuckets
 
 
@@ -78,3 +78,46 @@ class ClientRateLimitMiddleware:
                 await error_response(exc)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+# A NUL as a raw byte, as a JSON escape, or percent-encoded (form bodies, query strings, paths).
+_NUL_MARKS = (b"\x00", b"\\u0000", b"%00")
+
+
+def _has_nul(data: bytes) -> bool:
+    lowered = data.lower()
+    return any(mark in lowered for mark in _NUL_MARKS)
+
+
+class NulRejectMiddleware:
+    """Refuses (422 ``nul_character``) any request whose path, query or body carries a NUL.
+
+    No field of Pasokh can hold one, and MongoDB-wire servers refuse NUL inside strings (FerretDB on
+    PostgreSQL fails the whole write), so it is turned away at the door with a clear error. The body is
+    checked as it streams in (a mark split across two chunks is found too); the handler reading it
+    then fails with the same error.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if _has_nul(scope.get("raw_path") or b"") or _has_nul(scope.get("query_string", b"")):
+            await error_response(NulInInput())(scope, receive, send)
+            return
+        tail = b""
+
+        async def checked() -> Message:
+            nonlocal tail
+            message = await receive()
+            if message["type"] == "http.request":
+                chunk = message.get("body", b"")
+                if _has_nul(tail + chunk):
+                    raise NulInInput()
+                tail = chunk[-5:]
+            return message
+
+        await self.app(scope, checked, send)
