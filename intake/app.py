@@ -8,11 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from intake import errors, open311
+from intake import errors, open311, web
 from intake.bootstrap import Intake
-from intake.limits import BodyLimitMiddleware, ClientRateLimitMiddleware
+from intake.limits import BodyLimitMiddleware, ClientRateLimitMiddleware, NulRejectMiddleware
 from intake.metrics import MetricsMiddleware
-from intake.routes import complaints, contracts, events, health, sms, staff
+from intake.routes import admin, complaints, contracts, events, health, sms, staff
 
 
 def create_app(intake: Intake) -> FastAPI:
@@ -34,6 +34,7 @@ def create_app(intake: Intake) -> FastAPI:
     )
     app.state.intake = intake
     errors.install(app)
+    app.add_middleware(NulRejectMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=intake.settings.intake.max_body_bytes)
     app.add_middleware(ClientRateLimitMiddleware, buckets=intake.limits.per_ip)
     if intake.settings.intake.cors_origins:
@@ -54,9 +55,12 @@ def create_app(intake: Intake) -> FastAPI:
     app.add_middleware(MetricsMiddleware)
     app.include_router(complaints.router)
     app.include_router(staff.router)
+    app.include_router(admin.router)
     app.include_router(sms.router)
     app.include_router(events.router)
     app.include_router(contracts.router)
     app.include_router(open311.router)
     app.include_router(health.router)
+    app.include_router(web.router)
+    web.mount_static(app)
     return app

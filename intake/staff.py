@@ -13,6 +13,7 @@ from services.bus import Publisher
 from services.contracts import topics
 from services.contracts.actions import ComplaintReassigned, StaffAction
 from services.contracts.envelope import new_event
+from services.contracts.routing import ComplaintDuplicateUnlinked
 from services.lifecycle import next_status
 from services.store import Doc, Store
 from services.taxonomy import Taxonomy
@@ -79,3 +80,28 @@ async def act(
     event = new_event(payload, subject=complaint_id, source=SOURCE)
     await publisher.publish(topics.EVENTS, event)
     return {"complaint_id": complaint_id, "event_id": event.get_id(), "type": model.TYPE, "status": status}
+
+
+async def unlink(
+    complaint_id: str,
+    *,
+    reason: str,
+    principal: Principal,
+    store: Store,
+    publisher: Publisher,
+    taxonomy: Taxonomy,
+) -> dict[str, Any]:
+    """Publish ``duplicate-unlinked``: the complaint is not a duplicate; the router routes it on its own."""
+    doc = await load_for_action(store, complaint_id, principal, taxonomy)
+    status = next_status(ComplaintDuplicateUnlinked.TYPE, doc["status"])
+    payload = ComplaintDuplicateUnlinked(
+        complaint_id=complaint_id,
+        primary_id=doc["duplicate"]["primary_id"],
+        actor_id=principal.key_id,
+        actor_name=principal.name,
+        reason=reason,
+        at=records.store_precision(datetime.now(UTC)),
+    )
+    event = new_event(payload, subject=complaint_id, source=SOURCE)
+    await publisher.publish(topics.EVENTS, event)
+    return {"complaint_id": complaint_id, "event_id": event.get_id(), "type": payload.TYPE, "status": status}

@@ -70,8 +70,81 @@ def topics() -> None:
 
 
 @main.group()
-def bench() -> None:
-    """Benchmarks on real Kafka and the MongoDB-wire server (started unless PASOKH_* names them)."""
+def sms() -> None:
+    """The citizen's SMS: templates, segment budgets (see docs/notifier.md)."""
+
+
+@sms.command("preview")
+@click.option(
+    "--language",
+    "languages",
+    type=click.Choice(["fa", "en"]),
+    multiple=True,
+    default=("fa", "en"),
+    show_default=True,
+    help="Only these languages; repeat for several.",
+)
+def sms_preview(languages: tuple[str, ...]) -> None:
+    """Print every SMS template rendered with sample data, its segment count and budget; exit 1 if
+    any exceeds its budget (budgets and time zone from PASOKH_POLICY__*)."""
+    from notifier.messages import CATALOG, sample
+    from notifier.policy import budget
+    from notifier.segments import segments
+    from notifier.settings import NotifierSettings
+
+    policy = NotifierSettings().policy
+    over = 0
+    for template in CATALOG:
+        for language in languages:
+            text = sample(template, language, timezone=policy.timezone)
+            cost, allowed = segments(text), budget(policy, template)
+            verdict = "ok" if cost <= allowed else "OVER BUDGET"
+            over += cost > allowed
+            click.echo(f"== {template} [{language}] {cost}/{allowed} segments, {len(text)} chars: {verdict}")
+            click.echo(text)
+            click.echo()
+    if over:
+        click.echo(f"{over} templates exceed their segment budget", err=True)
+        sys.exit(1)
+
+
+@main.group(invoke_without_command=True)
+@click.option(
+    "--rate",
+    "rates",
+    type=click.FloatRange(min=1),
+    multiple=True,
+    default=(200.0, 500.0),
+    show_default=True,
+    help="Open-loop target rate (complaints/s); repeat for several runs.",
+)
+@click.option("--duration", type=float, default=60.0, show_default=True, help="Seconds of load per run.")
+@click.option("--warmup", type=float, default=5.0, show_default=True, help="Seconds of load first.")
+@click.option(
+    "--drain", type=float, default=120.0, show_default=True, help="Longest wait for the SMS after each run."
+)
+@click.option("--ceiling/--no-ceiling", "raw", default=True, help="Also measure the raw ceiling.")
+@click.option("--json", "as_json", is_flag=True, help="Also print the figures as one JSON line.")
+@click.pass_context
+def bench(
+    ctx: click.Context,
+    rates: tuple[float, ...],
+    duration: float,
+    warmup: float,
+    drain: float,
+    raw: bool,
+    as_json: bool,
+) -> None:
+    """Benchmarks on real Kafka and the MongoDB-wire server (started unless PASOKH_* names them).
+
+    Without a subcommand: the whole pipeline (intake → router → notifier → a local SMS gateway) under
+    open-loop load at each --rate, end-to-end latencies, memory per service, and the raw ceiling.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from pasokh.bench.pipeline import main as run
+
+    run(rates=list(rates), duration=duration, warmup=warmup, drain=drain, raw=raw, as_json=as_json)
 
 
 @bench.command("intake")
@@ -99,6 +172,89 @@ def bench_intake(
     from pasokh.bench.intake import main as run
 
     run(rates=list(rates), concurrency=concurrency, duration=duration, warmup=warmup, as_json=as_json)
+
+
+@bench.command("notifier")
+@click.option(
+    "--count", type=int, default=5000, show_default=True, help="Routed events pre-filled (one SMS each)."
+)
+@click.option(
+    "--timeout", type=float, default=600.0, show_default=True, help="Give up after this many seconds."
+)
+@click.option(
+    "--samples", type=int, default=200, show_default=True, help="Round trips timed per kind afterwards."
+)
+@click.option("--json", "as_json", is_flag=True, help="Also print the figures as one JSON line.")
+def bench_notifier(count: int, timeout: float, samples: int, as_json: bool) -> None:
+    """SMS handed to a local gateway per second by one notifier process (events topic pre-filled).
+
+    Use a broker of its own (leave PASOKH_KAFKA__BOOTSTRAP_SERVERS unset): on a shared one the
+    notifier's consumer group first works through the backlog of the topics."""
+    from pasokh.bench.notifier import main as run
+
+    run(count=count, timeout=timeout, samples=samples, as_json=as_json)
+
+
+@bench.command("web")
+@click.option("--complaints", default=100_000, show_default=True, help="Complaints to store first.")
+@click.option("--requests", default=200, show_default=True, help="Requests per page.")
+@click.option("--json", "as_json", is_flag=True, help="Also print one JSON line with every figure.")
+def bench_web(complaints: int, requests: int, as_json: bool) -> None:
+    """Server time (p50/p95) of the staff inbox, the complaint page and the transparency page over
+    --complaints stored complaints (docs/web.md)."""
+    from pasokh.bench.web import main as run
+
+    run(complaints=complaints, requests=requests, as_json=as_json)
+
+
+@bench.command("classify")
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Complaints to classify, JSON lines with a 'text' (default: router/data/eval.jsonl).",
+)
+@click.option("--rounds", type=int, default=5, show_default=True, help="Passes over the file.")
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Model directory (default: PASOKH_CLASSIFIER__MODEL_DIR, else the shipped model).",
+)
+@click.option(
+    "--batch",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Also measure the CPU time per complaint when classified this many at a time (0: skip).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Also print the figures as one JSON line.")
+def bench_classify(data: Path | None, rounds: int, model_dir: Path | None, batch: int, as_json: bool) -> None:
+    """Classification latency per complaint (p50/p90/p99), one complaint at a time, no I/O."""
+    from pasokh.bench.classify import main as run
+    from router.model import default_eval_file
+
+    run(data or default_eval_file(), rounds=rounds, model_dir=model_dir, as_json=as_json, batch=batch)
+
+
+@bench.command("router")
+@click.option("--n", "n", type=int, default=20000, show_default=True, help="Complaints put on the topic.")
+@click.option(
+    "--timeout", type=float, default=600.0, show_default=True, help="Give up after this many seconds."
+)
+@click.option(
+    "--received/--no-received",
+    default=True,
+    show_default=True,
+    help="Store the received records first, as intake does (the router then updates them).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Also print the figures as one JSON line.")
+def bench_router(n: int, timeout: float, received: bool, as_json: bool) -> None:
+    """Complaints decided per second by one router worker draining a filled topic."""
+    from pasokh.bench.router import main as run
+
+    run(n=n, timeout=timeout, received=received, as_json=as_json)
 
 
 @main.group()
@@ -179,6 +335,214 @@ def keys_revoke(key_id: str) -> None:
     click.echo(f"revoked {key_id}")
 
 
+@main.group()
+def users() -> None:
+    """Manage staff accounts of the web console (/console; argon2 password hashes in MongoDB)."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--name", required=True, help="Display name, shown in the console and on actions.")
+@click.option("--role", required=True, type=click.Choice(["operator", "department", "supervisor", "admin"]))
+@click.option("--department", "departments", multiple=True, help="Department code the user acts on (repeat).")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Asked for when not given (at least 10 characters); read from stdin when it is not a terminal.",
+)
+def users_create(username: str, name: str, role: str, departments: tuple[str, ...], password: str) -> None:
+    """Create a console account."""
+    from intake.web import accounts
+
+    try:
+        doc = _with_store(
+            lambda store: accounts.create_user(
+                store, username=username, name=name, password=password, role=role, departments=departments
+            )
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(f"created {doc['_id']} ({doc['role']})")
+
+
+@users.command("list")
+def users_list() -> None:
+    """List accounts (username, name, role, departments, disabled)."""
+    from intake.web import accounts
+
+    for doc in _with_store(accounts.list_users):
+        disabled = f" DISABLED {doc['disabled_at']:%Y-%m-%d}" if doc.get("disabled_at") else ""
+        departments = ",".join(doc.get("departments") or []) or "-"
+        click.echo(f"{doc['_id']}  {doc['name']}  role={doc['role']} departments={departments}{disabled}")
+
+
+@users.command("disable")
+@click.argument("username")
+def users_disable(username: str) -> None:
+    """Disable an account at once (its sessions end)."""
+    from intake.web import accounts
+
+    if not _with_store(lambda store: accounts.disable_user(store, username)):
+        raise click.ClickException(f"no active user {username}")
+    click.echo(f"disabled {username}")
+
+
+@main.group()
+def routing() -> None:
+    """The city's routing: rules (category × district × time → department), departments, districts.
+
+    Stored in MongoDB at PASOKH_MONGO__URI; running routers pick changes up within seconds.
+    """
+
+
+@routing.command("show")
+def routing_show() -> None:
+    """Print the rules in the order they are tried, the added departments and the districts."""
+    from services import rules
+    from services.taxonomy import load_taxonomy
+
+    async def read(store: Store) -> tuple[int, list[rules.Rule], list[rules.DepartmentIn], list[str]]:
+        districts = await rules.load_stored_districts(store)
+        names = [f"{d.code} ({d.fa} / {d.en})" for d in districts.districts.values()]
+        return (
+            await rules.version(store),
+            await rules.list_rules(store),
+            await rules.list_departments(store),
+            names,
+        )
+
+    version, rule_list, departments, districts = _with_store(read)
+    taxonomy = load_taxonomy()
+    click.echo(f"version {version}\nrules (first match wins; else the category's default department):")
+    for r in rule_list:
+        when = " ".join(
+            part
+            for part in (
+                f"category={r.category}" if r.category else "",
+                f"district={r.district}" if r.district else "",
+                f"days={','.join(r.days)}" if r.days else "",
+                f"from={r.start:%H:%M}" if r.start else "",
+                f"to={r.end:%H:%M}" if r.end else "",
+            )
+            if part
+        )
+        click.echo(f"  {r.order:>6}  {r.id}: {when or 'always'} → {r.department}")
+    click.echo("defaults: " + ", ".join(f"{c}→{cat.department}" for c, cat in taxonomy.categories.items()))
+    click.echo("added departments: " + (", ".join(f"{d.code} ({d.en})" for d in departments) or "-"))
+    click.echo("districts: " + ", ".join(districts))
+
+
+@routing.command("set-rule")
+@click.argument("rule_id")
+@click.option("--department", required=True, help="Where matching complaints go.")
+@click.option("--category", default=None, help="Only this category (service code).")
+@click.option("--district", default=None, help="Only this district code.")
+@click.option("--days", default=None, help="Only these days, comma-separated: sat,sun,mon,tue,wed,thu,fri.")
+@click.option("--start", default=None, help="From this Tehran time, HH:MM.")
+@click.option("--end", default=None, help="Until this Tehran time, HH:MM (before --start: over midnight).")
+@click.option("--order", type=int, default=100, show_default=True, help="Lower is tried first.")
+@click.option("--note", default=None, help="Why the rule exists.")
+def routing_set_rule(
+    rule_id: str,
+    department: str,
+    category: str | None,
+    district: str | None,
+    days: str | None,
+    start: str | None,
+    end: str | None,
+    order: int,
+    note: str | None,
+) -> None:
+    """Create or replace the rule RULE_ID."""
+    from pydantic import ValidationError
+
+    from services import rules
+    from services.taxonomy import load_taxonomy
+
+    fields: dict[str, object] = {
+        "department": department,
+        "category": category,
+        "district": district,
+        "days": [d.strip() for d in days.split(",") if d.strip()] if days else None,
+        "start": start,
+        "end": end,
+        "order": order,
+        "note": note,
+    }
+    try:
+        rule = rules.Rule.model_validate({"id": rule_id} | {k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+    async def save(store: Store) -> tuple[str, str] | None:
+        problem = await rules.check_rule(store, load_taxonomy(), rule)
+        if problem is None:
+            await rules.put_rule(store, rule)
+        return problem
+
+    problem = _with_store(save)
+    if problem is not None:
+        raise click.UsageError(f"--{problem[0]}: {problem[1]}")
+    click.echo(f"rule {rule_id} saved")
+
+
+@routing.command("delete-rule")
+@click.argument("rule_id")
+def routing_delete_rule(rule_id: str) -> None:
+    """Delete the rule RULE_ID."""
+    from services import rules
+
+    if not _with_store(lambda store: rules.delete_rule(store, rule_id)):
+        raise click.ClickException(f"no rule {rule_id}")
+    click.echo(f"rule {rule_id} deleted")
+
+
+@routing.command("set-department")
+@click.argument("code")
+@click.option("--fa", required=True, help="Persian name.")
+@click.option("--en", required=True, help="English name.")
+def routing_set_department(code: str, fa: str, en: str) -> None:
+    """Add the department CODE (or rename it)."""
+    from pydantic import ValidationError
+
+    from services import rules
+
+    try:
+        department = rules.DepartmentIn(code=code, fa=fa, en=en)
+    except ValidationError as exc:
+        raise click.UsageError(str(exc)) from exc
+    _with_store(lambda store: rules.put_department(store, department))
+    click.echo(f"department {code} saved")
+
+
+@routing.command("delete-department")
+@click.argument("code")
+def routing_delete_department(code: str) -> None:
+    """Remove a department added with set-department (rules naming it are then skipped)."""
+    from services import rules
+
+    if not _with_store(lambda store: rules.delete_department(store, code)):
+        raise click.ClickException(f"no added department {code}")
+    click.echo(f"department {code} deleted")
+
+
+@routing.command("import-districts")
+@click.argument("geojson", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def routing_import_districts(geojson: Path) -> None:
+    """Replace the districts with a GeoJSON FeatureCollection (properties: code, fa, en)."""
+    from services import rules
+    from services.geo import InvalidDistricts, load_districts
+
+    try:
+        districts = load_districts(geojson)
+    except (InvalidDistricts, ValueError) as exc:
+        raise click.UsageError(str(exc)) from exc
+    _with_store(lambda store: rules.put_districts(store, districts))
+    click.echo(f"{len(districts.districts)} districts imported: {', '.join(districts.districts)}")
+
+
 @main.command()
 def infra() -> None:
     """Start only Kafka and the MongoDB-wire server and print the PASOKH_* variables that point at
@@ -210,23 +574,44 @@ def infra() -> None:
 @main.command()
 @click.option(
     "--data",
-    required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help='JSON lines {"text", "label"}; any label set.',
+    default=None,
+    help='JSON lines {"text", "label"}; any label set. With --from-store: default router/data/seed.jsonl.',
 )
 @click.option(
-    "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Model directory."
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Model directory (required without --from-store).",
 )
-def train(data: Path, out: Path) -> None:
-    """Train a complaint classifier on labelled examples and save it to --out."""
+@click.option(
+    "--from-store",
+    is_flag=True,
+    help="Add the staff's corrections (reassignments) from MongoDB to --data and store the model there "
+    "as a new version (PASOKH_MONGO__URI).",
+)
+@click.option("--activate", is_flag=True, help="With --from-store: make the new version active at once.")
+def train(data: Path | None, out: Path | None, from_store: bool, activate: bool) -> None:
+    """Train a complaint classifier on labelled examples; save it to --out and/or the store."""
     from router import model as m
 
-    examples = m.read_jsonl(data)
+    if not from_store and (data is None or out is None):
+        raise click.UsageError("--data and --out are required unless --from-store")
+    if activate and not from_store:
+        raise click.UsageError("--activate needs --from-store")
+    examples = m.read_jsonl(data or m.default_seed_file())
+    if from_store:
+        from router import learning
+
+        corrections = _with_store(learning.corrections)
+        click.echo(
+            f"{len(examples)} examples from {data or 'the seed corpus'}, {len(corrections)} corrections"
+        )
+        examples += corrections
     try:
         trained = m.train(examples)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    trained.save(out)
     meta = trained.meta
     click.echo(
         f"trained {trained.name} on {meta['n_examples']} examples, {len(meta['labels'])} labels "
@@ -239,7 +624,57 @@ def train(data: Path, out: Path) -> None:
             f"macro-F1 {cv['macro_f1']:.4f}, triage {cv['triage_rate']:.4f}, "
             f"auto-precision {cv['auto_precision']:.4f}"
         )
-    click.echo(f"saved to {out}")
+    if out is not None:
+        trained.save(out)
+        click.echo(f"saved to {out}")
+    if from_store:
+        from router import registry
+
+        async def store_it(store: Store) -> str:
+            saved = await registry.save(store, trained)
+            if activate:
+                await registry.activate(store, saved.version)
+            return saved.version
+
+        version = _with_store(store_it)
+        click.echo(f"stored as version {version}" + (" (active)" if activate else ""))
+        if not activate:
+            click.echo(f"activate it with: pasokh models activate {version}")
+
+
+@main.group()
+def models() -> None:
+    """Classifier versions stored in MongoDB (PASOKH_MONGO__URI): list them, activate one."""
+
+
+@models.command("list")
+def models_list() -> None:
+    """Every stored version, oldest first; the active one is marked with '*'."""
+    from router import registry
+
+    found = _with_store(registry.versions)
+    if not found:
+        click.echo("no stored versions: routers use the model shipped in the package")
+    for v in found:
+        cv = (v.meta.get("cross_validation") or {}).get("macro_f1")
+        figures = f"cv macro-F1 {cv:.4f}" if cv is not None else "no cross-validation"
+        click.echo(
+            f"{'*' if v.active else ' '} {v.version}  {v.name}  {v.meta.get('n_examples')} examples  "
+            f"{figures}  {v.size / 1e6:.1f} MB  {v.created_at:%Y-%m-%d %H:%M}"
+        )
+
+
+@models.command("activate")
+@click.argument("version")
+def models_activate(version: str) -> None:
+    """Make VERSION the model every router uses (they switch within PASOKH_CLASSIFIER__RELOAD_SECONDS)."""
+    from router import registry
+
+    try:
+        chosen = _with_store(lambda store: registry.activate(store, version))
+    except registry.UnknownVersion as exc:
+        raise click.ClickException(f"no stored version {version} (see `pasokh models list`)") from exc
+    click.echo(f"active: {chosen.version} ({chosen.name})")
 
 
 @main.command("eval")
@@ -273,7 +708,9 @@ def eval_(data: Path, model_dir: Path | None, as_json: bool) -> None:
     click.echo(
         f"{trained.name} on {figures['n']} examples: accuracy {figures['accuracy']:.4f}, "
         f"macro-F1 {figures['macro_f1']:.4f}\ntriage rate {figures['triage_rate']:.4f} "
-        f"(threshold {figures['threshold']:.4f}), auto-precision " + ("-" if auto is None else f"{auto:.4f}")
+        f"(threshold {figures['threshold']:.4f}), auto-precision "
+        + ("-" if auto is None else f"{auto:.4f}")
+        + f", calibration error {figures['calibration_error']}"
     )
     for label, row in figures["per_class"].items():
         click.echo(

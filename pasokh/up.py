@@ -51,7 +51,11 @@ def run(environ: dict[str, str], *, log_dir: Path | None = None) -> int:
         print("\nPasokh is up:", flush=True)
         for service in services:
             print(f"  {service.name:<9} {service.url}  (/healthz /readyz /metrics)", flush=True)
-        print(f"  API docs  {intake_url}/docs\n", flush=True)
+        print(f"  API docs  {intake_url}/docs", flush=True)
+        print(f"  citizens  {intake_url}/  (submit; /track to follow a complaint)", flush=True)
+        print(f"  staff     {intake_url}/console  (accounts: pasokh users create)", flush=True)
+        print(f"  public    {intake_url}/transparency  (open data: /open-data/stats.json, .csv)", flush=True)
+        print(flush=True)
         print(CURL_EXAMPLE.format(intake=intake_url), flush=True)
         print("Press Ctrl-C to stop.\nready", flush=True)
         while not stop.wait(1.0):

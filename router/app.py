@@ -2,16 +2,63 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import faust
 
-from router import actions
+from router import actions, learning, registry, sla, stats
+from router.batch import handle_submitted_batch
 from router.bootstrap import Router
-from router.handlers import handle_submitted
+from router.handlers import handle_submitted, handle_unlinked
+from services import rules
 from services.bus import FaustPublisher
 from services.contracts import topics
+from services.contracts.actions import ComplaintReassigned
 from services.contracts.complaints import ComplaintStatusUpdated
-from services.contracts.envelope import Envelope
-from services.worker import MessagePolicy, Readiness, add_operations_pages, consume, create_app
+from services.contracts.envelope import Envelope, from_kafka
+from services.contracts.routing import ComplaintDuplicateUnlinked
+from services.errors import InvalidEvent
+from services.worker import Handler, MessagePolicy, Readiness, add_operations_pages, consume, create_app
+
+log = logging.getLogger(__name__)
+
+BatchHandler = Callable[[list[Envelope]], Awaitable[None]]
+
+
+def consume_batches(
+    app: faust.App,
+    topic: str,
+    policy: MessagePolicy,
+    batch_handler: BatchHandler,
+    handler: Handler,
+    *,
+    size: int,
+    within: float,
+) -> None:
+    """An agent that hands up to ``size`` messages at a time (or what came within ``within`` seconds)
+    to ``batch_handler``; if the batch fails, each message goes through ``policy`` on its own, so a
+    bad message is dead-lettered and a busy server waited out exactly as without batching."""
+    channel = app.topic(topic, key_type=bytes, value_type=bytes)
+
+    async def agent(stream: Any) -> None:
+        async for events in stream.take_events(size, within=within):
+            messages = [event.message for event in events]
+            try:
+                await batch_handler([from_kafka(m.value, m.key) for m in messages])
+                continue
+            except InvalidEvent:
+                pass
+            except Exception:
+                log.warning("batch failed; handling its messages one by one", exc_info=True)
+            for m in messages:
+                await policy.run(
+                    handler, topic=m.topic, partition=m.partition, offset=m.offset, key=m.key, value=m.value
+                )
+
+    agent.__name__ = agent.__qualname__ = f"{policy.service}_batch_agent"
+    app.agent(channel, name=f"{policy.service}.{topic}")(agent)
 
 
 def create_router_app(router: Router) -> faust.App:
@@ -26,8 +73,37 @@ def create_router_app(router: Router) -> faust.App:
 
     async def prepare() -> None:
         await router.store.ensure_indexes()
+        await rules.ensure_indexes(router.store)
+        await router.routing.refresh(router.store)
+        await refresh_model()
 
     app.task(prepare)
+
+    async def refresh_model() -> None:
+        # A model version activated with `pasokh models activate` is used without a restart.
+        try:
+            await registry.refresh(router.classifier, router.store)
+        except Exception:  # MongoDB away or a bad version: keep classifying with the current model
+            log.warning("classifier model not re-read", exc_info=True)
+
+    app.timer(settings.classifier.reload_seconds, name="router.refresh_model")(refresh_model)
+
+    async def refresh_routing() -> None:
+        # Rules, departments and districts edited through the API or CLI apply without a restart.
+        try:
+            await router.routing.refresh(router.store)
+        except Exception:  # MongoDB away for a moment: keep routing with what we have
+            log.warning("routing configuration not re-read", exc_info=True)
+
+    app.timer(settings.router.refresh_seconds, name="router.refresh_routing")(refresh_routing)
+
+    async def sla_scan() -> None:
+        try:
+            await sla.scan(store=router.store, publisher=publisher, batch=settings.sla.scan_batch)
+        except Exception:  # the next scan picks up whatever this one left
+            log.warning("SLA scan failed", exc_info=True)
+
+    app.timer(settings.sla.scan_seconds, name="router.sla_scan")(sla_scan)
 
     async def handle(envelope: Envelope) -> None:
         await handle_submitted(
@@ -36,15 +112,56 @@ def create_router_app(router: Router) -> faust.App:
             publisher=publisher,
             classifier=router.classifier,
             taxonomy=router.taxonomy,
-            threshold=settings.classifier.triage_threshold,
+            threshold=router.classifier.threshold,
+            routing=router.routing,
+            sla=router.sla,
+            dedupe=settings.duplicates,
         )
 
     async def apply(envelope: Envelope) -> None:
         if envelope.type in actions.MODELS:
             await actions.apply_action(envelope, store=router.store)
+            if envelope.type == ComplaintReassigned.TYPE:  # staff's correction: a training example
+                await learning.record_reassignment(envelope, store=router.store)
         elif envelope.type == ComplaintStatusUpdated.TYPE:
             await actions.apply_status_update(envelope, store=router.store)
+        elif envelope.type == ComplaintDuplicateUnlinked.TYPE:
+            await handle_unlinked(
+                envelope,
+                store=router.store,
+                publisher=publisher,
+                classifier=router.classifier,
+                taxonomy=router.taxonomy,
+                threshold=router.classifier.threshold,
+                routing=router.routing,
+                sla=router.sla,
+            )
+        await stats.count(envelope, store=router.store)  # the public rollups (services/stats.py)
 
-    consume(app, topics.SUBMITTED, policy, handle)
+    async def handle_batch(envelopes: list[Envelope]) -> None:
+        await handle_submitted_batch(
+            envelopes,
+            store=router.store,
+            publisher=publisher,
+            classifier=router.classifier,
+            taxonomy=router.taxonomy,
+            threshold=router.classifier.threshold,
+            routing=router.routing,
+            sla=router.sla,
+            dedupe=settings.duplicates,
+        )
+
+    if settings.router.batch_size > 1:
+        consume_batches(
+            app,
+            topics.SUBMITTED,
+            policy,
+            handle_batch,
+            handle,
+            size=settings.router.batch_size,
+            within=settings.router.batch_seconds,
+        )
+    else:
+        consume(app, topics.SUBMITTED, policy, handle)
     consume(app, topics.EVENTS, policy, apply)
     return app

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from router.classifier import KeywordClassifier
+from router.emergency import EmergencyDetector
+from router.model import TrainedModel, default_model_dir
+from router.routing import RoutingTable
+from router.rules import Rules
+from router.serving import ServingClassifier
 from router.settings import RouterSettings
+from router.sla import SlaPolicy
 from services.bus import Publisher
 from services.store import Store
 from services.taxonomy import Taxonomy, load_taxonomy
@@ -19,7 +24,9 @@ class Router:
     store: Store
     publisher: Publisher | None
     taxonomy: Taxonomy
-    classifier: KeywordClassifier
+    classifier: ServingClassifier
+    routing: RoutingTable
+    sla: SlaPolicy
 
 
 def bootstrap(
@@ -32,5 +39,19 @@ def bootstrap(
         store=store or Store.connect(settings.mongo, app_name="pasokh-router"),
         publisher=publisher,
         taxonomy=taxonomy,
-        classifier=KeywordClassifier(taxonomy),
+        classifier=build_classifier(settings, taxonomy),
+        routing=RoutingTable(taxonomy),
+        sla=SlaPolicy.from_options(settings.sla),
+    )
+
+
+def build_classifier(settings: RouterSettings, taxonomy: Taxonomy) -> ServingClassifier:
+    """The shipped (or configured) model with the city's rules; the store's active version replaces it."""
+    options = settings.classifier
+    return ServingClassifier(
+        TrainedModel.load(options.model_dir or default_model_dir()),
+        taxonomy=taxonomy,
+        rules=Rules.load(options.rules_file, categories=set(taxonomy.categories)),
+        emergency=EmergencyDetector.load(options.emergency_file),
+        threshold=options.triage_threshold,
     )

@@ -119,6 +119,18 @@ async def record_received_many(store: Store, docs: list[Doc]) -> None:
         _duplicate_indexes(exc)
 
 
+async def insert_new(store: Store, docs: list[Doc]) -> set[int]:
+    """Insert complaint records in one round trip; the positions of those refused because a record
+    with the same id exists (the caller updates those instead)."""
+    if not docs:
+        return set()
+    try:
+        await store.complaints.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        return _duplicate_indexes(exc)
+    return set()
+
+
 async def apply_decision(
     store: Store,
     submitted: ComplaintSubmitted,
@@ -128,8 +140,13 @@ async def apply_decision(
     decision_event_id: str,
     status: str,
     at: datetime,
+    extra: Doc | None = None,
 ) -> bool:
-    """Store the router's decision once; False if ``decision_event_id`` was applied before."""
+    """Store the router's decision once; False if ``decision_event_id`` was applied before.
+
+    ``extra`` fields are set too (the district, the SLA deadlines, a duplicate's link), over the
+    decision's own.
+    """
     # The record may not exist yet: intake writes it best effort, after Kafka has the event.
     await record_received(store, submitted, event_id=submitted_event_id)
     result = await store.complaints.update_one(
@@ -144,6 +161,7 @@ async def apply_decision(
                 "due_at": decision.due_at,
                 "decided_at": at,
                 "classifier": {"name": decision.classifier, "confidence": decision.confidence},
+                **(extra or {}),
             },
             "$push": {"timeline": timeline_entry(status, at, event_id=decision_event_id)},
             "$addToSet": {"applied_events": decision_event_id},

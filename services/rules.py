@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pymongo import ASCENDING, ReturnDocument
 
 from services.geo import DistrictMap, load_districts
@@ -23,6 +23,13 @@ Day = Literal["sat", "sun", "mon", "tue", "wed", "thu", "fri"]
 DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 _VERSION_ID = "routing"
+HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+# A local time of day, written "HH:MM" in JSON (JSON Schema's "time" format would demand an offset).
+LocalTime = Annotated[
+    time,
+    PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": HHMM, "examples": ["22:00"]}),
+]
 
 
 class Rule(BaseModel):
@@ -40,8 +47,8 @@ class Rule(BaseModel):
     category: str | None = Field(default=None, max_length=64)
     district: str | None = Field(default=None, max_length=64)
     days: tuple[Day, ...] | None = Field(default=None, min_length=1)
-    start: time | None = None
-    end: time | None = None
+    start: LocalTime | None = None
+    end: LocalTime | None = None
     note: str | None = Field(default=None, max_length=500)
 
     def matches(self, *, category: str, district: str | None, local: datetime) -> bool:

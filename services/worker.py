@@ -20,13 +20,20 @@ from pymongo.errors import ConnectionFailure, OperationFailure
 from services.bus import Publisher, dead_letter
 from services.contracts.envelope import Envelope, from_kafka
 from services.errors import InvalidEvent
-from services.metrics import exposition
+from services.lanes import KeyedLanes
+from services.logs import bind_log_context, log_context
+from services.metrics import CONSUMER_LAG, DEAD_LETTERS, exposition
 from services.settings import HttpSettings, PasokhSettings
 from services.store import Store
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Envelope], Awaitable[None]]
+
+# Messages of different keys a worker handles at once (services.lanes); one key's are always in order.
+DEFAULT_CONCURRENCY = 64
+# How often each worker recomputes its consumer lag gauge (a scrape every 15 s sees fresh values).
+LAG_INTERVAL_SECONDS = 5.0
 
 
 def create_app(name: str, settings: PasokhSettings, http: HttpSettings) -> faust.App:
@@ -81,16 +88,28 @@ class MessagePolicy:
     async def run(
         self, handler: Handler, *, topic: str, partition: int, offset: int, key: Any, value: Any
     ) -> None:
-        """Process one message to completion (done, or dead-lettered)."""
+        """Process one message to completion (done, or dead-lettered).
+
+        Every log line written meanwhile carries the message's complaint id (its Kafka key) and,
+        once decoded, its event id.
+        """
+        complaint_id = key.decode("utf-8", "replace") if isinstance(key, bytes) and key else None
+        with log_context(complaint_id=complaint_id):
+            await self._run(handler, topic=topic, partition=partition, offset=offset, key=key, value=value)
+
+    async def _run(
+        self, handler: Handler, *, topic: str, partition: int, offset: int, key: Any, value: Any
+    ) -> None:
         attempt = 0
         while True:
             attempt += 1
             try:
                 envelope = from_kafka(value, key)
+                bind_log_context(event_id=envelope.id)
                 await handler(envelope)
                 return
             except InvalidEvent as exc:
-                reason = f"invalid event: {exc}"
+                reason, kind = f"invalid event: {exc}", "invalid"
             except Exception as exc:
                 if _transient(exc):
                     log.warning(
@@ -104,10 +123,11 @@ class MessagePolicy:
                     await asyncio.sleep(self.base_delay * 2**attempt)
                     continue
                 log.exception("handler failed after %d attempts", attempt)
-                reason = f"{type(exc).__name__}: {exc}"
+                reason, kind = f"{type(exc).__name__}: {exc}", "failed"
             await self._dead_letter(
                 reason, topic=topic, partition=partition, offset=offset, key=key, value=value
             )
+            DEAD_LETTERS.labels(self.service, topic, kind).inc()
             return
 
     async def _dead_letter(
@@ -158,13 +178,53 @@ class Readiness:
         return checks
 
 
+def lag_by_partition(consumer: Any) -> dict[tuple[str, int], int]:
+    """(topic, partition) → highwater minus committed offset, for the partitions assigned to ``consumer``.
+
+    Both offsets come from the faust consumer itself (no extra Kafka requests): the highwater from
+    the last fetch, the committed offset from faust's own bookkeeping (the next offset to read, like
+    Kafka's). A partition is left out until both are known.
+    """
+    committed_offsets = getattr(consumer, "_committed_offset", {})  # faust keeps it private
+    lags: dict[tuple[str, int], int] = {}
+    for tp in consumer.assignment():
+        try:
+            highwater = consumer.highwater(tp)
+        except Exception:  # not fetched yet, or the partition was just revoked
+            continue
+        committed = committed_offsets.get(tp)
+        if highwater is None or committed is None:
+            continue
+        lags[(tp.topic, tp.partition)] = max(0, int(highwater) - int(committed))
+    return lags
+
+
+def record_consumer_lag(group: str, lags: dict[tuple[str, int], int]) -> None:
+    """Set the lag gauge of ``group`` to ``lags``, dropping partitions no longer assigned."""
+    for labels in list(CONSUMER_LAG._metrics):  # prometheus_client has no "remove all of one group"
+        if labels[0] == group and (labels[1], int(labels[2])) not in lags:
+            CONSUMER_LAG.remove(*labels)
+    for (topic, partition), lag in lags.items():
+        CONSUMER_LAG.labels(group, topic, str(partition)).set(lag)
+
+
 def add_operations_pages(app: faust.App, readiness: Readiness) -> None:
-    """Serve /healthz, /readyz and /metrics from the worker's web server."""
+    """Serve /healthz, /readyz and /metrics from the worker's web server; keep the lag gauge fresh."""
 
     async def _assigned(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         readiness.assigned_once = True
 
     app.on_partitions_assigned.connect(_assigned)  # type: ignore[arg-type]  # mode types the receiver too narrowly
+
+    async def _measure_lag() -> None:
+        try:
+            lags = lag_by_partition(app.consumer)
+        except Exception:  # the consumer is not started yet, or is rebalancing: measure next time
+            log.debug("consumer lag not measured", exc_info=True)
+            return
+        record_consumer_lag(app.conf.id, lags)
+
+    app.timer(LAG_INTERVAL_SECONDS, name=f"{app.conf.id}.consumer_lag")(_measure_lag)
 
     @app.page("/healthz")
     async def healthz(web: View, request: Request) -> Response:
@@ -197,21 +257,47 @@ def run_worker(app: faust.App, *, log_level: str) -> None:
     worker.execute_from_commandline()
 
 
-def consume(app: faust.App, topic: str, policy: MessagePolicy, handler: Handler) -> None:
-    """Register an agent that runs ``handler`` on every message of ``topic`` under ``policy``."""
+def consume(
+    app: faust.App,
+    topic: str,
+    policy: MessagePolicy,
+    handler: Handler,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> None:
+    """Register an agent that runs ``handler`` on every message of ``topic`` under ``policy``.
+
+    Messages of different keys (complaints, citizens) are handled concurrently, up to ``concurrency``
+    at a time; messages of one key one after the other, in offset order (services.lanes). Each message
+    is acknowledged only once handled, and faust commits a partition's offset only up to the first
+    message not yet acknowledged, so a crash re-delivers whatever was in flight (at least once).
+    """
     channel = app.topic(topic, key_type=bytes, value_type=bytes)
 
     async def agent(stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
-            await policy.run(
-                handler,
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                key=message.key,
-                value=message.value,
-            )
+        manual = stream.noack()
+        lanes = KeyedLanes(concurrency)
+
+        def work(event: Any) -> Callable[[], Awaitable[None]]:
+            async def handle() -> None:
+                message = event.message
+                await policy.run(
+                    handler,
+                    topic=message.topic,
+                    partition=message.partition,
+                    offset=message.offset,
+                    key=message.key,
+                    value=message.value,
+                )
+                await manual.ack(event)
+
+            return handle
+
+        try:
+            async for event in manual.events():
+                await lanes.submit(event.message.key, work(event))
+        finally:
+            await lanes.cancel()
 
     agent.__name__ = agent.__qualname__ = f"{policy.service}_agent"
     app.agent(channel, name=f"{policy.service}.{topic}")(agent)

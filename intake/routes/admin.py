@@ -147,6 +147,24 @@ async def delete_department(code: Code, intake: IntakeDep, _: AdminDep) -> Respo
     return Response(status_code=204)
 
 
+# One district as the body of PUT /v1/admin/districts expects it (also the example in the API docs).
+DISTRICTS_EXAMPLE: dict[str, Any] = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "properties": {"code": "1", "fa": "منطقه ۱", "en": "District 1"},
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [
+                    [[50.95, 35.80], [51.00, 35.80], [51.00, 35.84], [50.95, 35.84], [50.95, 35.80]]
+                ],
+            },
+        }
+    ],
+}
+
+
 @router.get("/districts", responses=_ERRORS, summary="The districts as GeoJSON")
 async def get_districts(intake: IntakeDep, _: AdminDep) -> dict[str, Any]:
     """A FeatureCollection whose features carry ``code``, ``fa`` and ``en``."""
@@ -162,7 +180,10 @@ async def get_districts(intake: IntakeDep, _: AdminDep) -> dict[str, Any]:
 async def put_districts(
     intake: IntakeDep,
     _: AdminDep,
-    document: Annotated[dict[str, Any], Body(description="A GeoJSON FeatureCollection of (Multi)Polygons.")],
+    document: Annotated[
+        dict[str, Any],
+        Body(description="A GeoJSON FeatureCollection of (Multi)Polygons.", examples=[DISTRICTS_EXAMPLE]),
+    ],
 ) -> list[DistrictSummary]:
     """Each feature needs ``properties.code`` (and ``fa``, ``en`` names) and a valid outline."""
     try:

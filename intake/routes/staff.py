@@ -197,6 +197,32 @@ async def reopen(
     return await _act(ComplaintReopened, complaint_id, body, request, intake, who, idempotency_key)
 
 
+@router.post("/complaints/{complaint_id}/unlink", summary="Not a duplicate: route it on its own", **_ACTION)
+async def unlink(
+    complaint_id: str,
+    body: ReasonIn,
+    request: Request,
+    intake: IntakeDep,
+    who: StaffDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """duplicate → routed (or triage): the router decides for the complaint again, on its own."""
+
+    async def work() -> tuple[int, dict[str, Any]]:
+        result = await staff.unlink(
+            complaint_id,
+            reason=body.reason,
+            principal=who,
+            store=intake.store,
+            publisher=intake.publisher,
+            taxonomy=intake.taxonomy,
+        )
+        return 202, result
+
+    scope = f"staff:{who.key_id}:{complaint_id}:unlink"
+    return await idempotency.respond_once(intake.store, scope, idempotency_key, await request.body(), work)
+
+
 class PartnerComplaint(ComplaintStatus):
     """A partner's view of a complaint: the public record plus what it is about; no personal data."""
 

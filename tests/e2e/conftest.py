@@ -48,6 +48,11 @@ def system(
             "PASOKH_SMS__PROVIDER": "http",
             "PASOKH_SMS__URL": sms.url,
             "PASOKH_NOTIFIER__RETRY_BASE_SECONDS": "0.05",
+            # SMS at once whatever the hour (quiet hours have tests of their own), and a coalescing
+            # window that lets the routed SMS replace the received one (one SMS per complaint).
+            "PASOKH_POLICY__QUIET_START": "00:00",
+            "PASOKH_POLICY__QUIET_END": "00:00",
+            "PASOKH_POLICY__COALESCE_SECONDS": "8",
             # Every test posts from 127.0.0.1; the per-IP limits have tests of their own.
             "PASOKH_INTAKE__RATE_LIMITS__SUBMIT_PER_MINUTE": "100000",
             "PASOKH_INTAKE__RATE_LIMITS__SUBMIT_BURST": "1000",

@@ -80,7 +80,24 @@ async def _seed(store: Store) -> dict[str, list[str]]:
         entry=entry,
         fields={"status": "resolved"},
     )
-    seeded = (received, routed, resolved)
+    # Linked to the routed one by the router, so that staff can unlink it.
+    duplicate = submitted(submitted_at=now)
+    await records.record_received(store, duplicate, event_id=f"s-{duplicate.complaint_id}")
+    await store.complaints.update_one(
+        {"_id": duplicate.complaint_id},
+        {
+            "$set": {
+                "status": "duplicate",
+                "category": "lighting",
+                "department": "lighting",
+                "duplicate": {
+                    "primary_id": routed.complaint_id,
+                    "primary_tracking_code": routed.tracking_code,
+                },
+            }
+        },
+    )
+    seeded = (received, routed, resolved, duplicate)
     return {
         "complaint_ids": [s.complaint_id for s in seeded],
         "tracking_codes": [s.tracking_code for s in seeded],

@@ -50,14 +50,42 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/open311/v2/servicerequestupdates.{fmt}"): _GEOREPORT + " (mySociety's extension)",
     ("GET", "/open311/v2/{path:path}"): "serves nothing: 404 in the spec's error format to everyone",
     ("POST", "/open311/v2/{path:path}"): "serves nothing: 404 in the spec's error format to everyone",
+    # The web pages (docs/web.md): the citizen's form and status page, transparency, the console's sign-in.
+    ("GET", "/"): "citizens' complaint form",
+    ("POST", "/complaints/new"): "citizens' form posts here, as to POST /v1/complaints (limited per IP)",
+    ("GET", "/track"): "citizen status by tracking code: the form asking for it",
+    ("GET", "/track/{code}"): "citizen status by tracking code; no personal data",
+    ("POST", "/track/{code}/survey"): "the survey's answer, for a resolved complaint's tracking code",
+    ("GET", "/transparency"): "public statistics",
+    ("GET", "/open-data/stats.json"): "public statistics as open data",
+    ("GET", "/open-data/stats.csv"): "public statistics as open data",
+    ("GET", "/console/login"): "staff sign-in form",
+    ("POST", "/console/login"): "staff sign-in (CSRF token, argon2 password check)",
+    ("POST", "/console/logout"): "signing out needs no session",
 }
+CONSOLE = "/console"  # the staff console: session cookies, not API keys; anonymous calls go to sign-in
+SIGN_IN = "/console/login"
+STATIC = "/static"  # the pages' CSS, fonts and script
 # The scopes that open each route taking an API key ("admin" opens every one).
 GRANTS: dict[tuple[str, str], frozenset[str]] = {
     **{
         ("POST", f"/v1/complaints/{{complaint_id}}/{action}"): frozenset({"staff"})
-        for action in ("acknowledge", "comment", "reassign", "resolve", "reject", "reopen")
+        for action in ("acknowledge", "comment", "reassign", "resolve", "reject", "reopen", "unlink")
     },
     ("GET", "/v1/partner/complaints/{complaint_id}"): frozenset({"complaints:read"}),
+    # The city's routing configuration: only an admin key opens these.
+    **{
+        call: frozenset()
+        for call in (
+            ("GET", "/v1/admin/routing"),
+            ("PUT", "/v1/admin/routing/rules/{rule_id}"),
+            ("DELETE", "/v1/admin/routing/rules/{rule_id}"),
+            ("PUT", "/v1/admin/departments/{code}"),
+            ("DELETE", "/v1/admin/departments/{code}"),
+            ("GET", "/v1/admin/districts"),
+            ("PUT", "/v1/admin/districts"),
+        )
+    },
     ("POST", "/v1/events"): frozenset({"complaints:write", "events:write"}),
     ("POST", "/open311/v2/requests.{fmt}"): frozenset({"complaints:write"}),
     ("POST", "/open311/v2/servicerequestupdates.{fmt}"): frozenset({"events:write", "staff"}),
@@ -73,6 +101,9 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "token": (str(uuid.uuid4()),),
     "path": ("nowhere.json",),
     "fmt": ("json", "xml"),
+    "code": (tracking.new_code(),),
+    "action": ("acknowledge", "resolve"),
+    "rule_id": ("night-lights",),
 }
 
 
@@ -80,12 +111,16 @@ def refusals(path: str) -> set[int]:
     """What an anonymous call to a non-public ``path`` must be answered with."""
     if path.startswith("/open311/"):
         return {403}  # GeoReport v2: "403 Forbidden" for a missing or invalid api_key
+    if path.startswith(CONSOLE):
+        return {303}  # to the sign-in page (checked in unrefused)
     return {401}  # native API (Bearer/X-API-Key) and signed webhooks (no or bad signature)
 
 
 def walk(app: FastAPI) -> Iterator[Call]:
     """Every (method, route, URL) of the live route table, path parameters filled in."""
     for route in iter_route_contexts(app.routes):
+        if route.path == STATIC:
+            continue
         assert isinstance(route.original_route, Route), f"the walk cannot call {route.original_route!r}"
         assert route.path is not None and route.path_format is not None
         methods = set(route.methods or ())
@@ -119,6 +154,8 @@ async def unrefused(app: FastAPI) -> list[str]:
                 continue
             if response.status_code not in refusals(path):
                 problems.append(f"{method} {url} answered {response.status_code} without credentials")
+            elif response.status_code == 303 and not response.headers["location"].startswith(SIGN_IN):
+                problems.append(f"{method} {url} sent an anonymous caller to {response.headers['location']}")
             elif response.status_code == 401 and "www-authenticate" not in response.headers:
                 problems.append(f"{method} {url} answered 401 without WWW-Authenticate")
     stale = sorted(PUBLIC.keys() - seen)
@@ -173,7 +210,7 @@ async def test_a_key_without_the_scope_a_route_needs_gets_403(service: Intake) -
     async with serve(app) as client:
         admin = await key("admin")
         for method, path, url in walk(app):
-            if (method, path) in PUBLIC or path.startswith(SIGNED):
+            if (method, path) in PUBLIC or path.startswith((SIGNED, CONSOLE)):
                 continue
             grants = GRANTS.get((method, path))
             assert grants is not None, f"{method} {path} takes a key: add the scopes that open it to GRANTS"
