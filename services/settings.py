@@ -25,6 +25,12 @@ class KafkaSettings(BaseModel):
     topic_partitions: int = Field(default=6, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     request_timeout_ms: int = Field(default=15_000, ge=1_000)
+    session_timeout_seconds: float = Field(
+        default=15.0,
+        ge=6.0,
+        description="How long a worker that died (kill -9, lost host) keeps its partitions before the "
+        "group hands them to the others (faust's default is 60 s).",
+    )
 
     def servers(self) -> str:
         """Return the bootstrap servers or fail with a message that says how to set them."""

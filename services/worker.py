@@ -52,6 +52,8 @@ def create_app(name: str, settings: PasokhSettings, http: HttpSettings) -> faust
         topic_allow_declare=False,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        broker_session_timeout=settings.kafka.session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, settings.kafka.session_timeout_seconds / 3),
         web_enabled=True,
         web_bind=http.host,
         web_host=http.host,

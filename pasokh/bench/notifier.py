@@ -72,7 +72,12 @@ class Gateway:
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 now = time.monotonic()
-                sms_id = str(json.loads(body).get("id"))
+                try:
+                    sms_id = str(json.loads(body)["id"])
+                except (ValueError, KeyError, TypeError):
+                    # Cut short (the sender was killed mid-request, in crash tests): not an SMS.
+                    self.send_error(400)
+                    return
                 with lock:
                     gateway.requests += 1
                     gateway.arrivals.setdefault(sms_id, now)
@@ -81,6 +86,12 @@ class Gateway:
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"{}")
+
+            def handle(self) -> None:
+                try:
+                    super().handle()
+                except ConnectionError:
+                    pass  # the sender went away mid-request
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

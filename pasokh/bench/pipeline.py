@@ -34,7 +34,7 @@ from pasokh.bench.intake import UNLIMITED, machine, rss_mib
 from pasokh.bench.notifier import AT_ONCE, Gateway
 from pasokh.infra.local import LocalInfra
 from pasokh.infra.process import free_port
-from pasokh.launcher import SERVICES, start_services, stop_services, wait_ready
+from pasokh.launcher import SERVICES, Service, start_services, stop_services, wait_ready
 from services.settings import MongoSettings, PasokhSettings
 from services.store import Store
 
@@ -47,6 +47,23 @@ QUIET = {
 }
 FIRST_SMS = ("received", "routed", "triage", "duplicate")
 ROUTING_SMS = ("routed", "triage", "duplicate")
+
+
+def start_system(
+    infra: LocalInfra, gateway: Gateway, work: Path, database: str
+) -> tuple[dict[str, int], list[Service]]:
+    """intake, router and notifier on ``infra``, SMS to ``gateway``, measuring settings (:data:`QUIET`);
+    returns their ports and the started (not yet ready) services."""
+    env = {
+        **infra.env(),
+        **QUIET,
+        "PASOKH_SMS__PROVIDER": "http",
+        "PASOKH_SMS__URL": gateway.url,
+        "PASOKH_MONGO__DATABASE": database,
+        "PASOKH_DATA_DIR": str(work / "var"),
+    }
+    ports = {name: free_port() for name in SERVICES}
+    return ports, start_services(ports, env, log_dir=work)
 
 
 def _pct(values: list[float], p: float) -> float | None:
@@ -133,16 +150,7 @@ def run(*, rates: list[float], duration: float, warmup: float, drain: float, raw
         # Gateway arrivals are on the monotonic clock; records carry wall-clock times.
         wall_offset = time.time() - time.monotonic()
         database = f"pasokh_bench_{uuid.uuid4().hex[:8]}"
-        env = {
-            **infra.env(),
-            **QUIET,
-            "PASOKH_SMS__PROVIDER": "http",
-            "PASOKH_SMS__URL": gateway.url,
-            "PASOKH_MONGO__DATABASE": database,
-            "PASOKH_DATA_DIR": str(Path(tmp) / "var"),
-        }
-        ports = {name: free_port() for name in SERVICES}
-        services = start_services(ports, env, log_dir=Path(tmp))
+        ports, services = start_system(infra, gateway, Path(tmp), database)
         try:
             wait_ready(services)
             targets = vegeta.write_targets(

@@ -17,7 +17,7 @@ from pathlib import Path
 from pasokh.infra.cache import build_once
 from pasokh.infra.errors import InfraError
 from pasokh.infra.postgres import PostgresServer, find_postgres
-from pasokh.infra.process import ManagedProcess, free_port
+from pasokh.infra.process import ManagedProcess, free_port, port_is_free
 
 FERRETDB_VERSION = "v1.24.2"
 _SOURCES = ("main.go", "go.mod", "go.sum")
@@ -128,13 +128,17 @@ class MongoServer:
             self.stop()
             raise
 
+    def _port(self) -> int:
+        # A restart (crash tests) keeps the port the services were given, when it is free again.
+        return self.port if self.port and port_is_free(self.port) else free_port()
+
     def _start(self, timeout: float) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.kind == "mongod":
             mongod = shutil.which("mongod")
             if mongod is None:
                 raise InfraError(f"finding `mongod` on PATH ({BACKEND_ENV}=mongod)", "install MongoDB")
-            self.port = free_port()
+            self.port = self._port()
             argv = [
                 mongod,
                 "--dbpath",
@@ -148,7 +152,7 @@ class MongoServer:
             ferretdb = install_ferretdb()  # before PostgreSQL: a failed build leaves nothing running
             self.postgres = PostgresServer(self.data_dir / "postgresql")
             self.postgres.start(timeout=timeout)
-            self.port = free_port()
+            self.port = self._port()
             argv = [
                 str(ferretdb),
                 f"-listen-addr=127.0.0.1:{self.port}",
@@ -157,7 +161,7 @@ class MongoServer:
             ]
         else:
             ferretdb = install_ferretdb()
-            self.port = free_port()
+            self.port = self._port()
             argv = [
                 str(ferretdb),
                 f"-listen-addr=127.0.0.1:{self.port}",
@@ -174,6 +178,14 @@ class MongoServer:
         with MongoClient(self.uri, serverSelectionTimeoutMS=1000) as client:
             client.admin.command("ping")
         return True
+
+    def restart(self, *, timeout: float = 60.0) -> None:
+        """Restart the wire server on the same port (crash tests); PostgreSQL below it keeps running."""
+        if self.process is None:
+            raise InfraError("restarting the MongoDB-wire server", "it was never started")
+        self.process.stop(timeout=15)
+        self.process.start()
+        self.process.wait_until(self._answers, timeout=timeout, what=f"restarting {self.kind}")
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after a timeout); FerretDB before its PostgreSQL."""
