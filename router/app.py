@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -12,7 +13,7 @@ from router import actions, learning, registry, sla, stats
 from router.batch import handle_submitted_batch
 from router.bootstrap import Router
 from router.handlers import handle_submitted, handle_unlinked
-from services import rules
+from services import retention, rules
 from services.bus import FaustPublisher
 from services.contracts import topics
 from services.contracts.actions import ComplaintReassigned
@@ -104,6 +105,19 @@ def create_router_app(router: Router) -> faust.App:
             log.warning("SLA scan failed", exc_info=True)
 
     app.timer(settings.sla.scan_seconds, name="router.sla_scan")(sla_scan)
+
+    async def retention_sweep() -> None:
+        try:
+            await retention.sweep(
+                router.store,
+                now=datetime.now(UTC),
+                closed_days=settings.retention.closed_days,
+                batch=settings.retention.batch,
+            )
+        except Exception:  # idempotent: the next pass does what this one could not
+            log.warning("retention sweep failed", exc_info=True)
+
+    app.timer(settings.retention.interval_seconds, name="router.retention")(retention_sweep)
 
     async def handle(envelope: Envelope) -> None:
         await handle_submitted(

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
+import bson
 import httpx
 import pytest
+from pymongo import MongoClient
+from pymongo.database import Database
 
 from tests.support.system import PasokhUp, pid_alive
 
@@ -53,6 +58,17 @@ def test_up_starts_everything_and_stops_without_orphans(tmp_path: Path, sig: int
             time.sleep(0.5)
         assert "SMS to +98912***0000" in up.output()
         assert up.output().count("SMS to +98912***0000") == 1
+        # The citizen's number is nowhere in clear: not in any service's log, not in any stored document.
+        assert "9120000000" not in up.output()
+        uri = re.search(r"mongo: (mongodb://\S+)", output)
+        assert uri is not None
+        client: MongoClient[dict[str, Any]]
+        with MongoClient(uri.group(1), serverSelectionTimeoutMS=5000) as client:
+            database: Database[dict[str, Any]] = client["pasokh"]
+            raw = [
+                bson.encode(doc) for name in database.list_collection_names() for doc in database[name].find()
+            ]
+        assert raw and not [doc for doc in raw if b"9120000000" in doc]
     finally:
         code = up.stop(sig)
 
