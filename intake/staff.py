@@ -44,8 +44,12 @@ def reassignment_target(
     return to_department or taxonomy.triage_department, to_category
 
 
+# What staff may publish: the actions, and "not a duplicate after all".
+Action = StaffAction | ComplaintDuplicateUnlinked
+
+
 async def act(
-    model: type[StaffAction],
+    model: type[Action],
     complaint_id: str,
     fields: dict[str, Any],
     *,
@@ -70,6 +74,8 @@ async def act(
             from_category=doc.get("category"),
             to_category=to_category,
         )
+    elif model is ComplaintDuplicateUnlinked:
+        fields["primary_id"] = doc["duplicate"]["primary_id"]
     payload = model(
         complaint_id=complaint_id,
         actor_id=principal.key_id,
@@ -80,28 +86,3 @@ async def act(
     event = new_event(payload, subject=complaint_id, source=SOURCE)
     await publisher.publish(topics.EVENTS, event)
     return {"complaint_id": complaint_id, "event_id": event.get_id(), "type": model.TYPE, "status": status}
-
-
-async def unlink(
-    complaint_id: str,
-    *,
-    reason: str,
-    principal: Principal,
-    store: Store,
-    publisher: Publisher,
-    taxonomy: Taxonomy,
-) -> dict[str, Any]:
-    """Publish ``duplicate-unlinked``: the complaint is not a duplicate; the router routes it on its own."""
-    doc = await load_for_action(store, complaint_id, principal, taxonomy)
-    status = next_status(ComplaintDuplicateUnlinked.TYPE, doc["status"])
-    payload = ComplaintDuplicateUnlinked(
-        complaint_id=complaint_id,
-        primary_id=doc["duplicate"]["primary_id"],
-        actor_id=principal.key_id,
-        actor_name=principal.name,
-        reason=reason,
-        at=records.store_precision(datetime.now(UTC)),
-    )
-    event = new_event(payload, subject=complaint_id, source=SOURCE)
-    await publisher.publish(topics.EVENTS, event)
-    return {"complaint_id": complaint_id, "event_id": event.get_id(), "type": payload.TYPE, "status": status}

@@ -119,18 +119,21 @@ def create_router_app(router: Router) -> faust.App:
 
     app.timer(settings.retention.interval_seconds, name="router.retention")(retention_sweep)
 
+    def deciding() -> dict[str, Any]:
+        """What every decision needs (one complaint, a batch, one unlinked from a duplicate), read at
+        each call: an activated model brings its own threshold."""
+        return {
+            "store": router.store,
+            "publisher": publisher,
+            "classifier": router.classifier,
+            "taxonomy": router.taxonomy,
+            "threshold": router.classifier.threshold,
+            "routing": router.routing,
+            "sla": router.sla,
+        }
+
     async def handle(envelope: Envelope) -> None:
-        await handle_submitted(
-            envelope,
-            store=router.store,
-            publisher=publisher,
-            classifier=router.classifier,
-            taxonomy=router.taxonomy,
-            threshold=router.classifier.threshold,
-            routing=router.routing,
-            sla=router.sla,
-            dedupe=settings.duplicates,
-        )
+        await handle_submitted(envelope, **deciding(), dedupe=settings.duplicates)
 
     async def apply(envelope: Envelope) -> None:
         if envelope.type in actions.MODELS:
@@ -140,30 +143,11 @@ def create_router_app(router: Router) -> faust.App:
         elif envelope.type == ComplaintStatusUpdated.TYPE:
             await actions.apply_status_update(envelope, store=router.store)
         elif envelope.type == ComplaintDuplicateUnlinked.TYPE:
-            await handle_unlinked(
-                envelope,
-                store=router.store,
-                publisher=publisher,
-                classifier=router.classifier,
-                taxonomy=router.taxonomy,
-                threshold=router.classifier.threshold,
-                routing=router.routing,
-                sla=router.sla,
-            )
+            await handle_unlinked(envelope, **deciding())
         await stats.count(envelope, store=router.store)  # the public rollups (services/stats.py)
 
     async def handle_batch(envelopes: list[Envelope]) -> None:
-        await handle_submitted_batch(
-            envelopes,
-            store=router.store,
-            publisher=publisher,
-            classifier=router.classifier,
-            taxonomy=router.taxonomy,
-            threshold=router.classifier.threshold,
-            routing=router.routing,
-            sla=router.sla,
-            dedupe=settings.duplicates,
-        )
+        await handle_submitted_batch(envelopes, **deciding(), dedupe=settings.duplicates)
 
     if settings.router.batch_size > 1:
         consume_batches(

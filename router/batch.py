@@ -21,7 +21,7 @@ from pymongo import UpdateOne
 
 from router import duplicates
 from router.classifier import Classifier
-from router.decisions import decide
+from router.decisions import district_of, plan
 from router.handlers import SOURCE, _stored_decision
 from router.metrics import CONFIDENCE, DECISIONS, SUBMITTED_TO_DECIDED
 from router.routing import RoutingTable
@@ -30,7 +30,7 @@ from router.sla import SlaPolicy
 from services import records
 from services.bus import Publisher
 from services.contracts import topics
-from services.contracts.complaints import ComplaintRouted, ComplaintSubmitted, Decision
+from services.contracts.complaints import ComplaintSubmitted, Decision
 from services.contracts.envelope import Envelope, derived_id, new_event
 from services.contracts.routing import ComplaintDuplicateLinked
 from services.geo import haversine_m
@@ -178,33 +178,16 @@ async def handle_submitted_batch(
         [i.submitted.text for i in fresh], [i.submitted.category_hint for i in fresh]
     )
     for item, classification in zip(fresh, classifications, strict=True):
-        sub = item.submitted
-        place = sub.location
-        district = (
-            routing.district(
-                lat=place.lat if place else None, lon=place.lon if place else None, name=sub.district
-            )
-            if routing is not None
-            else None
-        )
-        item.routed = decide(
-            sub,
+        item.routed, item.status, item.extra = plan(
+            item.submitted,
             classification,
+            district=district_of(item.submitted, routing),
             taxonomy=taxonomy,
             threshold=threshold,
             now=now,
             routing=routing,
-            district=district,
             sla=sla,
         )
-        item.status = "routed" if isinstance(item.routed, ComplaintRouted) else "triage"
-        if district:
-            item.extra["district"] = district
-        if sla is not None:
-            warn_at = sla.warn_at(start=now, due_at=item.routed.due_at, priority=item.routed.priority)
-            item.extra["sla"] = {"start": now, "warn_at": warn_at, "due_at": item.routed.due_at}
-        if place is not None and item.status == "routed":
-            item.extra["dup_cell"] = duplicates.cell(item.routed.category, place.lat, place.lon)
 
     if dedupe is not None and dedupe.enabled:
         candidates = [i for i in fresh if i.submitted.location is not None and i.status == "routed"]

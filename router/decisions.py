@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from router import duplicates
 from router.classifier import Classification
 from router.routing import RoutingTable
 from router.sla import SlaPolicy
@@ -74,3 +75,48 @@ def decide(
         language=submitted.language or "fa",
         due_at=due_at,
     )
+
+
+def district_of(submitted: ComplaintSubmitted, routing: RoutingTable | None) -> str | None:
+    """The district of the complaint's map pin, else of the district it names (None without routing)."""
+    if routing is None:
+        return None
+    place = submitted.location
+    return routing.district(
+        lat=place.lat if place else None, lon=place.lon if place else None, name=submitted.district
+    )
+
+
+def plan(
+    submitted: ComplaintSubmitted,
+    classification: Classification,
+    *,
+    district: str | None,
+    taxonomy: Taxonomy,
+    threshold: float,
+    now: datetime,
+    routing: RoutingTable | None,
+    sla: SlaPolicy | None,
+) -> tuple[Decision, str, dict[str, Any]]:
+    """The decision, the status it gives (routed or triage), and the fields the record keeps beside
+    it: the district, the SLA's start, warning and due times, and the cell later reports of the same
+    thing look in (routed complaints with a map pin)."""
+    decision = decide(
+        submitted,
+        classification,
+        taxonomy=taxonomy,
+        threshold=threshold,
+        now=now,
+        routing=routing,
+        district=district,
+        sla=sla,
+    )
+    status = "routed" if isinstance(decision, ComplaintRouted) else "triage"
+    extra: dict[str, Any] = {"district": district} if district else {}
+    if sla is not None:
+        warn_at = sla.warn_at(start=now, due_at=decision.due_at, priority=decision.priority)
+        extra["sla"] = {"start": now, "warn_at": warn_at, "due_at": decision.due_at}
+    place = submitted.location
+    if place is not None and status == "routed":
+        extra["dup_cell"] = duplicates.cell(decision.category, place.lat, place.lon)
+    return decision, status, extra

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from router import duplicates
 from router.classifier import Classifier
-from router.decisions import decide
+from router.decisions import district_of, plan
 from router.metrics import CONFIDENCE, DECISIONS, SUBMITTED_TO_DECIDED
 from router.routing import RoutingTable
 from router.settings import DuplicateOptions
@@ -89,31 +89,17 @@ async def handle_submitted(
         now = records.store_precision(clock())
         classification = classifier.classify(submitted.text, hint=submitted.category_hint)
         place = submitted.location
-        district = (
-            routing.district(
-                lat=place.lat if place else None, lon=place.lon if place else None, name=submitted.district
-            )
-            if routing is not None
-            else None
-        )
-        routed = decide(
+        routed, status, extra = plan(
             submitted,
             classification,
+            district=district_of(submitted, routing),
             taxonomy=taxonomy,
             threshold=threshold,
             now=now,
             routing=routing,
-            district=district,
             sla=sla,
         )
-        status = "routed" if isinstance(routed, ComplaintRouted) else "triage"
-        extra: Doc = {"district": district} if district else {}
-        if sla is not None:
-            warn_at = sla.warn_at(start=now, due_at=routed.due_at, priority=routed.priority)
-            extra["sla"] = {"start": now, "warn_at": warn_at, "due_at": routed.due_at}
         decision = routed
-        if place is not None and status == "routed":  # where later reports look for this one
-            extra["dup_cell"] = duplicates.cell(routed.category, place.lat, place.lon)
         if dedupe is not None and dedupe.enabled and place is not None and status == "routed":
             match = await duplicates.find_primary(
                 store,
@@ -231,18 +217,18 @@ async def handle_unlinked(
             submitted_at=doc["created_at"],
         )
         classification = classifier.classify(submitted.text, hint=submitted.category_hint)
-        decision = decide(
+        decision, status, extra = plan(
             submitted,
             classification,
+            district=doc.get("district"),
             taxonomy=taxonomy,
             threshold=threshold,
             now=now,
             routing=routing,
-            district=doc.get("district"),
             sla=sla,
         )
-        status = "routed" if isinstance(decision, ComplaintRouted) else "triage"
         fields: Doc = {
+            **extra,
             "status": status,
             "category": decision.category,
             "department": decision.department,
@@ -253,13 +239,6 @@ async def handle_unlinked(
             "classifier": {"name": decision.classifier, "confidence": decision.confidence},
             "duplicate.unlinked": {"by": unlinked.actor_id, "at": unlinked.at, "event_id": envelope.id},
         }
-        if sla is not None:
-            warn_at = sla.warn_at(start=now, due_at=decision.due_at, priority=decision.priority)
-            fields["sla"] = {"start": now, "warn_at": warn_at, "due_at": decision.due_at}
-        if submitted.location is not None and status == "routed":
-            fields["dup_cell"] = duplicates.cell(
-                decision.category, submitted.location.lat, submitted.location.lon
-            )
         entry = records.timeline_entry("unlinked", unlinked.at, event_id=envelope.id, note=unlinked.reason)
         entry.update(actor_id=unlinked.actor_id, actor_name=unlinked.actor_name, public=False)
         result = await store.complaints.update_one(

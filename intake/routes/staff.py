@@ -21,8 +21,8 @@ from services.contracts.actions import (
     ComplaintRejected,
     ComplaintReopened,
     ComplaintResolved,
-    StaffAction,
 )
+from services.contracts.routing import ComplaintDuplicateUnlinked
 
 router = APIRouter(prefix="/v1", tags=["staff"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -84,7 +84,7 @@ class ActionAccepted(BaseModel):
 
 
 async def _act(
-    model: type[StaffAction],
+    model: type[staff.Action],
     complaint_id: str,
     body: BaseModel,
     request: Request,
@@ -207,20 +207,7 @@ async def unlink(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """duplicate → routed (or triage): the router decides for the complaint again, on its own."""
-
-    async def work() -> tuple[int, dict[str, Any]]:
-        result = await staff.unlink(
-            complaint_id,
-            reason=body.reason,
-            principal=who,
-            store=intake.store,
-            publisher=intake.publisher,
-            taxonomy=intake.taxonomy,
-        )
-        return 202, result
-
-    scope = f"staff:{who.key_id}:{complaint_id}:unlink"
-    return await idempotency.respond_once(intake.store, scope, idempotency_key, await request.body(), work)
+    return await _act(ComplaintDuplicateUnlinked, complaint_id, body, request, intake, who, idempotency_key)
 
 
 class PartnerComplaint(ComplaintStatus):

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl
 
 Answer = tuple[int, dict[str, Any] | bytes]
@@ -62,8 +62,33 @@ class _Server:
         self._thread.join(timeout=5)
 
 
+class _Provider:
+    """Serving a provider's API on a free port; the subclass answers each request in ``_respond``."""
+
+    _server: _Server | None
+
+    def _respond(self, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        """Serve on a free port."""
+        self._server = _Server(self._respond)
+        return self
+
+    @property
+    def url(self) -> str:
+        """The API base to configure (``PASOKH_SMS__KAVENEGAR__URL``, ``PASOKH_SMS__SMSIR__URL``)."""
+        assert self._server is not None
+        return self._server.base_url
+
+    def stop(self) -> None:
+        """Stop serving."""
+        if self._server is not None:
+            self._server.stop()
+
+
 @dataclass
-class Kavenegar:
+class Kavenegar(_Provider):
     """A local Kavenegar: ``POST /v1/{API-KEY}/sms/send.json`` with a form body."""
 
     api_key: str = "test-kavenegar-key"
@@ -78,22 +103,6 @@ class Kavenegar:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(8792343))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: _Server | None = None
-
-    def start(self) -> Kavenegar:
-        """Serve on a free port."""
-        self._server = _Server(self._respond)
-        return self
-
-    @property
-    def url(self) -> str:
-        """The API base to configure (``PASOKH_SMS__KAVENEGAR__URL``)."""
-        assert self._server is not None
-        return self._server.base_url
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.stop()
 
     def _respond(self, path: str, headers: dict[str, str], body: bytes) -> Answer:
         if self.delay:
@@ -149,7 +158,7 @@ def _kavenegar_error(status: int, message: str) -> dict[str, Any]:
 
 
 @dataclass
-class SmsIr:
+class SmsIr(_Provider):
     """A local SMS.ir: ``POST /v1/send/bulk`` with ``x-api-key`` and a JSON body."""
 
     api_key: str = "test-smsir-key"
@@ -161,22 +170,6 @@ class SmsIr:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(86522023))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: _Server | None = None
-
-    def start(self) -> SmsIr:
-        """Serve on a free port."""
-        self._server = _Server(self._respond)
-        return self
-
-    @property
-    def url(self) -> str:
-        """The API base to configure (``PASOKH_SMS__SMSIR__URL``)."""
-        assert self._server is not None
-        return self._server.base_url
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.stop()
 
     def _respond(self, path: str, headers: dict[str, str], body: bytes) -> Answer:
         with self._lock:
