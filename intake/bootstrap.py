@@ -55,7 +55,7 @@ def bootstrap(
         settings=settings,
         store=store or Store.connect(settings.mongo, app_name="pasokh-intake"),
         publisher=publisher or KafkaPublisher(settings.kafka, client_id="pasokh-intake"),
-        sealer=Sealer(settings.secret_key.get_secret_value()),
+        sealer=Sealer.from_settings(settings),
         taxonomy=load_taxonomy(settings.taxonomy_file),
         limits=Limits.from_settings(settings.intake.rate_limits),
     )

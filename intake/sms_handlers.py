@@ -12,7 +12,7 @@ The phone number is never logged or published in clear.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -153,11 +153,13 @@ async def _publish(publisher: Publisher, payload: EventPayload, *, subject: str,
     await publisher.publish(topics.EVENTS, event)
 
 
-async def last_resolved(store: Store, phone_hash: str) -> Doc | None:
-    """The citizen's most recently resolved complaint, found by the phone's keyed hash."""
+async def last_resolved(store: Store, phone_hash: str | Sequence[str]) -> Doc | None:
+    """The citizen's most recently resolved complaint, found by the phone's keyed hash (or any of
+    several: one per key while a key rotation is under way, services/privacy.py)."""
+    hashes = [phone_hash] if isinstance(phone_hash, str) else list(phone_hash)
     async with _database("could not look up the citizen's complaints"):
         return await store.complaints.find_one(
-            {"phone_hash": phone_hash, "status": "resolved"},
+            {"phone_hash": {"$in": hashes}, "status": "resolved"},
             sort=[("resolved_at", DESCENDING), ("created_at", DESCENDING)],
         )
 
@@ -213,7 +215,7 @@ async def handle_inbound(
             await _publish(publisher, payload, subject=complaint_id or phone_hash, claim_id=claim_id)
             return SmsOutcome("status-requested", complaint_id, code)
         if command.kind == "rating" and command.rating:
-            resolved = await last_resolved(store, phone_hash)
+            resolved = await last_resolved(store, sealer.lookup_hashes(phone))
             if resolved is not None:
                 rated = ComplaintRated(
                     complaint_id=resolved["_id"],
@@ -229,7 +231,7 @@ async def handle_inbound(
             if not sms_commands.is_complaint_text(message.text):
                 return SmsOutcome("ignored")
         if command.kind == "reopen":
-            resolved = await last_resolved(store, phone_hash)
+            resolved = await last_resolved(store, sealer.lookup_hashes(phone))
             if resolved is None:
                 return SmsOutcome("ignored")
             # Back to the department that resolved it (the record keeps it); the notifier flags the

@@ -5,9 +5,10 @@ kustomize built once from the Go module proxy (tests/support/gotools.py). Built-
 validated strictly (unknown fields are errors) against the Kubernetes JSON schemas bundled in the
 PyPI package kubernetes-validate. The Prometheus Operator's ServiceMonitor and PrometheusRule are
 validated, as strictly, against the CRDs shipped in the operator's Go module (fetched with
-``go mod download`` into Go's module cache). Strimzi's Kafka, KafkaNodePool and KafkaTopic have no
-schema to be had from a package registry here: they are checked field by field below, not against
-their CRD schemas.
+``go mod download`` into Go's module cache). Strimzi's Kafka, KafkaNodePool and KafkaTopic are
+validated, as strictly, against the CRDs that Strimzi's own generator (``io.strimzi:crd-generator``)
+writes from Strimzi's model classes (``io.strimzi:api``), both from Maven Central, generated once
+into the Pasokh cache (tests/support/strimzi.py); the tests below check what a schema cannot say.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import yaml
 
 from services.contracts import topics
 from tests.support.gotools import go_tool
+from tests.support.strimzi import strimzi_crds
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -87,6 +89,20 @@ def crd_schemas() -> dict[tuple[str, str], Any]:
             key = (f"{crd['spec']['group']}/{version['name']}", crd["spec"]["names"]["kind"])
             validators[key] = jsonschema.Draft7Validator(schema)
     assert ("monitoring.coreos.com/v1", "ServiceMonitor") in validators
+    return validators
+
+
+@pytest.fixture(scope="module")
+def strimzi_schemas() -> dict[tuple[str, str], Any]:
+    """(apiVersion, kind) → a validator for Strimzi's Kafka, KafkaNodePool and KafkaTopic CRDs."""
+    validators: dict[tuple[str, str], Any] = {}
+    for path in strimzi_crds().values():
+        crd = yaml.safe_load(path.read_text())
+        for version in crd["spec"]["versions"]:
+            schema = _strict(version["schema"]["openAPIV3Schema"])
+            key = (f"{crd['spec']['group']}/{version['name']}", crd["spec"]["names"]["kind"])
+            validators[key] = jsonschema.Draft7Validator(schema)
+    assert {kind for _, kind in validators} == {"Kafka", "KafkaNodePool", "KafkaTopic"}
     return validators
 
 
@@ -174,6 +190,7 @@ def test_no_secret_is_defined_only_referenced(rendered: list[dict[str, Any]]) ->
     assert not _of(rendered, "Secret")
     assert "pasokh-dev-only-secret-key" not in text
     assert ("pasokh-secrets", "PASOKH_SECRET_KEY") in references
+    assert ("pasokh-secrets", "PASOKH_SECRET_KEYS_PREVIOUS") in references  # a key rotation's old keys
     assert ("pasokh-secrets", "PASOKH_MONGO__URI") in references
     for d in _of(rendered, "Deployment").values():
         for c in d["spec"]["template"]["spec"]["containers"]:
@@ -339,3 +356,31 @@ def test_a_misspelt_service_monitor_field_is_rejected(
 
     assert any("pth" in e for e in _crd_errors(crd_schemas, broken))
     assert _crd_errors(crd_schemas, bad_rule)
+
+
+def test_strimzi_resources_match_their_crds(
+    rendered: list[dict[str, Any]], strimzi_schemas: dict[tuple[str, str], Any]
+) -> None:
+    checked = [d for d in rendered if d["kind"] in {"Kafka", "KafkaNodePool", "KafkaTopic"}]
+
+    assert len(checked) == 2 + len(topics.ALL)
+    for doc in checked:
+        assert _crd_errors(strimzi_schemas, doc) == [], (doc["kind"], doc["metadata"]["name"])
+
+
+def test_a_misspelt_or_mistyped_strimzi_field_is_rejected(
+    rendered: list[dict[str, Any]], strimzi_schemas: dict[tuple[str, str], Any]
+) -> None:
+    (kafka,) = _of(rendered, "Kafka").values()
+    misspelt = json.loads(json.dumps(kafka))
+    misspelt["spec"]["kafka"]["listners"] = misspelt["spec"]["kafka"].pop("listeners")
+    (pool,) = _of(rendered, "KafkaNodePool").values()
+    bad_role = json.loads(json.dumps(pool))
+    bad_role["spec"]["roles"] = ["broker", "zookeeper"]  # KRaft roles are broker and controller
+    topic = next(iter(_of(rendered, "KafkaTopic").values()))
+    bad_topic = json.loads(json.dumps(topic))
+    bad_topic["spec"]["partitions"] = "six"
+
+    assert any("listners" in e for e in _crd_errors(strimzi_schemas, misspelt))
+    assert any("zookeeper" in e for e in _crd_errors(strimzi_schemas, bad_role))
+    assert any("six" in e for e in _crd_errors(strimzi_schemas, bad_topic))

@@ -36,7 +36,7 @@ async def main(path: Path) -> None:
         store=store,
         publisher=publisher,
         sms=sms,
-        sealer=Sealer(settings.secret_key.get_secret_value()),
+        sealer=Sealer.from_settings(settings),
         taxonomy=load_taxonomy(),
         retry=Retry(max_attempts=1),
         policy=PolicySettings(quiet_start=time(0), quiet_end=time(0), coalesce_seconds=0),
