@@ -12,6 +12,13 @@ Two wire forms are understood:
   (Kavenegar's numeric code), ``statustext``. Kavenegar's callbacks carry no signature, so these
   requests may instead prove themselves with ``?token=<webhook secret>`` in the callback URL configured
   in Kavenegar's panel. JSON requests never may.
+- ``smsir`` (delivery reports only, ``POST /v1/sms/delivery/smsir``): SMS.ir's message report, the
+  object its REST API v1 returns for a sent message — ``messageId``, ``mobile``, ``deliveryState``,
+  ``deliveryDateTime`` (unix seconds) — as a JSON body (bare, in a list, or in SMS.ir's envelope
+  ``{"status", "message", "data"}``) or as form/query fields. SMS.ir cannot sign either, so the
+  callback URL carries ``?token=<webhook secret>`` (accepted on this route also for JSON). The exact
+  shape of SMS.ir's pushed callback could not be confirmed from its public documentation (see
+  docs/intake.md); the fields are those of its documented report.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from intake.errors import InvalidWebhookSignature, SmsWebhooksNotConfigured
 from services.contracts.notifications import DeliveryStatus
 
-Provider = Literal["http", "kavenegar"]
+Provider = Literal["http", "kavenegar", "smsir"]
 SIGNATURE_HEADER = "X-Pasokh-Signature"
 TIMESTAMP_HEADER = "X-Pasokh-Timestamp"
 MAX_SKEW_SECONDS = 300
@@ -47,6 +54,16 @@ KAVENEGAR_FINAL: dict[int, tuple[DeliveryStatus, str]] = {
     11: ("undeliverable", "not delivered: the phone is off or out of reach (Kavenegar status 11)"),
     13: ("failed", "cancelled, or failed before sending (Kavenegar status 13)"),
     14: ("undeliverable", "blocked: the recipient refuses such SMS (Kavenegar status 14)"),
+}
+
+# SMS.ir's ``deliveryState`` of a sent message (its REST API v1 message report). 3 (being processed
+# by the telecom) and 5 (handed to the operator) are not final and are skipped.
+SMSIR_FINAL: dict[int, tuple[DeliveryStatus, str]] = {
+    1: ("delivered", "delivered to the handset (SMS.ir deliveryState 1)"),
+    2: ("undeliverable", "not delivered to the handset (SMS.ir deliveryState 2)"),
+    4: ("failed", "did not reach the telecom operator (SMS.ir deliveryState 4)"),
+    6: ("failed", "sending failed (SMS.ir deliveryState 6)"),
+    7: ("undeliverable", "the number is on the blacklist (SMS.ir deliveryState 7)"),
 }
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
@@ -120,6 +137,17 @@ class KavenegarDelivery(BaseModel):
     statustext: str | None = None
 
 
+class SmsIrDelivery(BaseModel):
+    """SMS.ir's report on one sent message (JSON or form fields; extra fields are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    messageId: Annotated[int, Field(ge=1)] | Id  # noqa: N815 (SMS.ir's field name)
+    deliveryState: int  # noqa: N815
+    deliveryDateTime: int | None = None  # noqa: N815
+    mobile: str | None = Field(default=None, max_length=64)
+
+
 def is_json(content_type: str | None) -> bool:
     """True for ``application/json`` (and ``+json``) bodies."""
     media = (content_type or "").split(";", 1)[0].strip().lower()
@@ -156,6 +184,24 @@ def authenticate(
     expected = "sha256=" + sign(secret, timestamp, body)
     if not hmac.compare_digest(signature.strip().lower().encode(), expected.encode()):
         raise InvalidWebhookSignature("signature does not match")
+
+
+def authenticate_token(
+    secret: str | None,
+    *,
+    body: bytes,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    now: float | None = None,
+) -> None:
+    """:func:`authenticate` for providers that cannot sign (SMS.ir): ``?token=<secret>`` is accepted
+    whatever the body's type; a signed request is checked as usual."""
+    signed = any(headers.get(h.lower()) or headers.get(h) for h in (SIGNATURE_HEADER, TIMESTAMP_HEADER))
+    if not secret or signed or "token" not in query:
+        authenticate(secret, body=body, headers=headers, query=query, now=now)
+        return
+    if not hmac.compare_digest(query["token"].encode(), secret.encode()):
+        raise InvalidWebhookSignature("wrong token")
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -231,3 +277,37 @@ def parse_delivery(content_type: str | None, body: bytes, query: Mapping[str, st
     if form.statustext and form.statustext.strip():
         reason = f"{reason}: {form.statustext.strip()}"[:MAX_REASON]
     return DeliveryReport("kavenegar", form.messageid, status, reason, None)
+
+
+def _smsir_items(content_type: str | None, body: bytes, query: Mapping[str, str]) -> list[Any]:
+    if not is_json(content_type):
+        return [_form(body, query)]
+    data = _json(body)
+    if isinstance(data, dict) and "data" in data and "deliveryState" not in data:
+        data = data["data"]  # SMS.ir's envelope {"status", "message", "data"}
+    items = data if isinstance(data, list) else [data]
+    if not items or len(items) > 100:
+        raise RequestValidationError(
+            [{"loc": ("body",), "msg": "1 to 100 reports per request", "type": "too_many_reports"}]
+        )
+    return items
+
+
+def parse_smsir_delivery(
+    content_type: str | None, body: bytes, query: Mapping[str, str]
+) -> list[DeliveryReport]:
+    """SMS.ir's delivery reports in a request; 422 (RequestValidationError) when they are not."""
+    try:
+        reports = [SmsIrDelivery.model_validate(item) for item in _smsir_items(content_type, body, query)]
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    found: list[DeliveryReport] = []
+    for report in reports:
+        final = SMSIR_FINAL.get(report.deliveryState)
+        message_id = str(report.messageId)
+        if final is None:
+            found.append(DeliveryReport("smsir", message_id, None, None, None))
+            continue
+        status, reason = final
+        found.append(DeliveryReport("smsir", message_id, status, reason, _unix(report.deliveryDateTime)))
+    return found

@@ -44,6 +44,14 @@ def reassignment_target(
     return to_department or taxonomy.triage_department, to_category
 
 
+def _role(model: type[Action], principal: Principal) -> dict[str, Any]:
+    """``actor_role`` of a staff action (the router clears the supervisor flag by it)."""
+    if not issubclass(model, StaffAction):
+        return {}
+    role = principal.role or ("admin" if "admin" in principal.scopes else None)
+    return {"actor_role": role} if role else {}
+
+
 # What staff may publish: the actions, and "not a duplicate after all".
 Action = StaffAction | ComplaintDuplicateUnlinked
 
@@ -82,6 +90,7 @@ async def act(
         actor_name=principal.name,
         at=records.store_precision(datetime.now(UTC)),
         **fields,
+        **_role(model, principal),
     )
     event = new_event(payload, subject=complaint_id, source=SOURCE)
     await publisher.publish(topics.EVENTS, event)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from notifier.metrics import CommandCounter
 from notifier.retry import Retry
 from notifier.settings import NotifierSettings, SmsSettings
 from notifier.sms import SmsGateway
@@ -79,10 +80,11 @@ def bootstrap(
     """The notifier wired to MongoDB and the configured provider unless collaborators are given."""
     return Notifier(
         settings=settings,
-        store=store or Store.connect(settings.mongo, app_name="pasokh-notifier"),
+        store=store
+        or Store.connect(settings.mongo, app_name="pasokh-notifier", listeners=[CommandCounter()]),
         publisher=publisher,
         sms=sms or sms_gateway(settings.sms),
-        sealer=Sealer(settings.secret_key.get_secret_value()),
+        sealer=Sealer.from_settings(settings),
         taxonomy=load_taxonomy(settings.taxonomy_file),
         retry=Retry(settings.notifier.max_attempts, settings.notifier.retry_base_seconds),
     )

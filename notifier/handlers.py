@@ -17,8 +17,9 @@ from typing import Any
 from aiokafka.errors import KafkaError
 from pymongo.errors import PyMongoError
 
-from notifier import delivery, outbox, policy, preferences
+from notifier import delivery, mail, outbox, policy, preferences
 from notifier.departments import DepartmentNotices, NoticeRejected, NoticeUnavailable, encode
+from notifier.mail import DepartmentMail
 from notifier.messages import render
 from notifier.metrics import DECIDED_TO_SMS, NOTICES, OVER_BUDGET, SMS
 from notifier.retry import Retry as Retry  # re-exported: callers still import it from here
@@ -93,6 +94,7 @@ class Context:
     policy: PolicySettings = field(default_factory=PolicySettings)
     departments: DepartmentNotices | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    mail: DepartmentMail | None = None  # department e-mail notices (notifier/mail.py)
 
 
 async def handle_event(
@@ -120,13 +122,24 @@ async def handle(envelope: Envelope, ctx: Context) -> str | None:
     if envelope.type in (CitizenOptedOut.TYPE, CitizenOptedIn.TYPE):
         out = envelope.type == CitizenOptedOut.TYPE
         message = envelope.payload(CitizenOptedOut if out else CitizenOptedIn)
-        await preferences.set_opted_out(ctx.store, message.phone_hash, out, message.received_at)
+        # Under the active key's hash while a key rotation is under way (services/privacy.py).
+        phone_hash = ctx.sealer.lookup_hashes_of(message.phone_sealed, message.phone_hash)[0]
+        sealed = message.phone_sealed
+        await preferences.set_opted_out(ctx.store, phone_hash, out, message.received_at, phone_sealed=sealed)
         log.info("SMS preference recorded", extra={"event_id": envelope.id, "opted_out": out})
-    await _notify_department(envelope, ctx)
+    await notify_departments(envelope, ctx)
     state: str | None = None
     for item in await plan(envelope, ctx):
         state = await deliver(item, envelope, ctx)
     return state
+
+
+async def notify_departments(envelope: Envelope, ctx: Context) -> None:
+    """What ``envelope`` tells departments (signed notice, e-mail); the batched path shares it."""
+    await _notify_department(envelope, ctx)
+    if ctx.mail is not None:
+        # Only recorded here; the notifier.mail timer sends it, so SMTP never holds up the SMS.
+        await mail.queue(envelope, store=ctx.store, mailer=ctx.mail, clock=ctx.clock)
 
 
 def _department_name(taxonomy: Taxonomy, code: str | None, language: str) -> str:
@@ -138,6 +151,53 @@ def _department_name(taxonomy: Taxonomy, code: str | None, language: str) -> str
 
 async def plan(envelope: Envelope, ctx: Context) -> list[Outgoing]:
     """The citizen SMS ``envelope`` calls for under the policy."""
+    kind = envelope.type
+    if kind == CitizenStatusRequested.TYPE:
+        return [await _status_answer(envelope.payload(CitizenStatusRequested), ctx)]
+    if kind in (CitizenOptedOut.TYPE, CitizenOptedIn.TYPE):
+        message = envelope.payload(CitizenOptedOut if kind == CitizenOptedOut.TYPE else CitizenOptedIn)
+        template = "opted_out" if kind == CitizenOptedOut.TYPE else "opted_in"
+        hashes = ctx.sealer.lookup_hashes_of(message.phone_sealed, message.phone_hash)
+        last = await ctx.store.complaints.find_one({"phone_hash": {"$in": hashes}}, {"language": 1})
+        lang = (last or {}).get("language", "fa")
+        sealed, hashed = message.phone_sealed, message.phone_hash
+        return [Outgoing(template, lang, {}, sealed, hashed, hashed, always=True)]
+    complaint_id = record_needed(envelope, ctx)
+    doc = await records.find(ctx.store, complaint_id) if complaint_id else None
+    if kind == ComplaintReopened.TYPE and doc is not None and doc.get("phone_sealed"):
+        # A survey not sent yet asks about work that is no longer done.
+        await outbox.cancel_group(ctx.store, f"survey:{complaint_id}", "reopened")
+    return plan_from(envelope, ctx, doc)
+
+
+# Events whose SMS :func:`plan_from` works out from the complaint record alone (no other reads, no
+# writes besides the SMS records): the notifier's batched path takes these (notifier/batch.py).
+NEEDS_MORE = frozenset(
+    {CitizenStatusRequested.TYPE, CitizenOptedOut.TYPE, CitizenOptedIn.TYPE, ComplaintReopened.TYPE}
+)
+
+
+def record_needed(envelope: Envelope, ctx: Context) -> str | None:
+    """The complaint whose record :func:`plan_from` needs for ``envelope``; None when it needs none."""
+    kind = envelope.type
+    if kind in (
+        ComplaintSubmitted.TYPE,
+        CitizenStatusRequested.TYPE,
+        CitizenOptedOut.TYPE,
+        CitizenOptedIn.TYPE,
+    ):
+        return None
+    if kind == ComplaintRated.TYPE:
+        rated = envelope.payload(ComplaintRated)
+        return rated.complaint_id if rated.rating <= ctx.policy.low_rating else None
+    if policy.citizen_templates(ctx.policy, kind) or kind == ComplaintResolved.TYPE:
+        return envelope.subject
+    return None
+
+
+def plan_from(envelope: Envelope, ctx: Context, doc: Doc | None) -> list[Outgoing]:
+    """The citizen SMS ``envelope`` calls for, given the record :func:`record_needed` named (None if
+    it named none or there is none); status requests and opt-outs need :func:`plan`."""
     kind = envelope.type
     names = policy.citizen_templates(ctx.policy, kind)
     if kind == ComplaintSubmitted.TYPE:
@@ -153,15 +213,6 @@ async def plan(envelope: Envelope, ctx: Context) -> list[Outgoing]:
             )
             for name in names
         ]
-    if kind == CitizenStatusRequested.TYPE:
-        return [await _status_answer(envelope.payload(CitizenStatusRequested), ctx)]
-    if kind in (CitizenOptedOut.TYPE, CitizenOptedIn.TYPE):
-        message = envelope.payload(CitizenOptedOut if kind == CitizenOptedOut.TYPE else CitizenOptedIn)
-        template = "opted_out" if kind == CitizenOptedOut.TYPE else "opted_in"
-        last = await ctx.store.complaints.find_one({"phone_hash": message.phone_hash}, {"language": 1})
-        lang = (last or {}).get("language", "fa")
-        sealed, hashed = message.phone_sealed, message.phone_hash
-        return [Outgoing(template, lang, {}, sealed, hashed, hashed, always=True)]
     complaint_id = envelope.subject
     if kind == ComplaintRated.TYPE:
         rated = envelope.payload(ComplaintRated)
@@ -170,7 +221,6 @@ async def plan(envelope: Envelope, ctx: Context) -> list[Outgoing]:
         names, complaint_id = ["reopen_offer"], rated.complaint_id
     if not names and kind != ComplaintResolved.TYPE:
         return []
-    doc = await records.find(ctx.store, complaint_id)
     if doc is None or not doc.get("phone_sealed"):
         log.info("no phone for SMS", extra={"complaint_id": complaint_id, "event_id": envelope.id})
         return []
@@ -207,9 +257,6 @@ async def plan(envelope: Envelope, ctx: Context) -> list[Outgoing]:
                 )
         elif isinstance(action, ComplaintRejected):
             variables["reason"] = action.reason
-        elif isinstance(action, ComplaintReopened):
-            # A survey not sent yet asks about work that is no longer done.
-            await outbox.cancel_group(ctx.store, f"survey:{complaint_id}", "reopened")
     group: str | None = None if kind == ComplaintRated.TYPE else f"status:{complaint_id}"
     planned = [
         Outgoing(
@@ -245,9 +292,18 @@ async def _status_answer(request: CitizenStatusRequested, ctx: Context) -> Outgo
     return Outgoing(template, lang, variables, request.phone_sealed, request.phone_hash, subject, always=True)
 
 
-async def deliver(item: Outgoing, envelope: Envelope, ctx: Context) -> str:
-    """Record ``item`` once and send it now, or leave it deferred for :func:`flush`; return its state."""
-    now = ctx.clock()
+@dataclass(frozen=True)
+class Draft:
+    """An :class:`Outgoing` SMS rendered into the fields of its record, before the record exists."""
+
+    notification_id: str
+    fields: Doc
+    urgent: bool
+    send_at: datetime  # when it may go (now, or later: quiet hours, coalescing window, a survey's delay)
+
+
+def draft(item: Outgoing, envelope: Envelope, ctx: Context, now: datetime) -> Draft:
+    """Render ``item`` and work out when it may be sent (no I/O)."""
     notification_id = derived_id(envelope.source, envelope.id, item.phone_hash, item.template)
     text = render(item.template, item.language, timezone=ctx.policy.timezone, **item.context)
     cost, allowed = segments(text), policy.budget(ctx.policy, item.template)
@@ -271,15 +327,33 @@ async def deliver(item: Outgoing, envelope: Envelope, ctx: Context) -> str:
         "group": item.group,
         "event_at": envelope.time,
     }
-    if not item.always and await preferences.opted_out(ctx.store, item.phone_hash):
-        record, _ = await outbox.claim(ctx.store, notification_id, fields, now, state="suppressed")
-        log.info("citizen opted out; SMS not sent", extra={"notification_id": notification_id})
-        return str(record["state"])
     send_at = item.not_before or now
     if not urgent:
         if item.group and item.not_before is None and ctx.policy.coalesce_seconds:
             send_at = max(send_at, now + timedelta(seconds=ctx.policy.coalesce_seconds))
         send_at = policy.allowed_at(ctx.policy, send_at)
+    return Draft(notification_id, fields, urgent, send_at)
+
+
+async def opted_out(item: Outgoing, ctx: Context) -> bool:
+    """Whether ``item`` is not to be sent because its recipient opted out (the batched path asks too)."""
+    if item.always:
+        return False
+    hashes = ctx.sealer.lookup_hashes_of(item.phone_sealed, item.phone_hash)  # all keys while rotating
+    # One hash (no rotation under way): a lookup by _id, which FerretDB serves from its index (it
+    # scans the collection for an $in).
+    return await preferences.opted_out(ctx.store, hashes[0] if len(hashes) == 1 else hashes)
+
+
+async def deliver(item: Outgoing, envelope: Envelope, ctx: Context) -> str:
+    """Record ``item`` once and send it now, or leave it deferred for :func:`flush`; return its state."""
+    now = ctx.clock()
+    drafted = draft(item, envelope, ctx, now)
+    notification_id, fields, send_at = drafted.notification_id, drafted.fields, drafted.send_at
+    if await opted_out(item, ctx):
+        record, _ = await outbox.claim(ctx.store, notification_id, fields, now, state="suppressed")
+        log.info("citizen opted out; SMS not sent", extra={"notification_id": notification_id})
+        return str(record["state"])
     state = "deferred" if send_at > now else "sending"
     record, created = await outbox.claim(
         ctx.store, notification_id, {**fields, "send_at": send_at}, now, state=state
@@ -308,29 +382,57 @@ async def send_record(record: Doc, ctx: Context) -> str:
     notification_id = record["_id"]
     now = ctx.clock()
     if not record.get("urgent"):
-        recent = await outbox.sent_since(ctx.store, record["recipient_hash"], now - HOUR)
-        if len(recent) >= ctx.policy.max_per_hour:
-            later = policy.allowed_at(ctx.policy, recent[-ctx.policy.max_per_hour] + HOUR)
+        later = limited_until(ctx, await outbox.sent_since(ctx.store, record["recipient_hash"], now - HOUR))
+        if later is not None:
             await outbox.defer(ctx.store, notification_id, later)
             SMS.labels(ctx.sms.name, record["template"], "limited").inc()
             return "deferred"
+    return await send_claimed(record, ctx)
+
+
+def limited_until(ctx: Context, recent: list[datetime]) -> datetime | None:
+    """When the per-phone limit lets the next non-urgent SMS go, given the phone's SMS sent in the
+    last hour (oldest first); None when it may go now."""
+    if len(recent) < ctx.policy.max_per_hour:
+        return None
+    return policy.allowed_at(ctx.policy, recent[-ctx.policy.max_per_hour] + HOUR)
+
+
+async def send_claimed(record: Doc, ctx: Context, *, failed_try: tuple[int, Exception] | None = None) -> str:
+    """Try the provider until it takes the SMS or it is given up; return ``sent`` or ``failed``.
+
+    ``failed_try`` is (attempt, error) of a try the caller made already (the batched path counts the
+    first try at the claim and makes it for many SMS at once).
+    """
+    notification_id = record["_id"]
     message = Sms(id=notification_id, to=ctx.sealer.open(record["phone_sealed"]), text=record["text"])
+    pending = failed_try
     while True:
-        attempt = await outbox.count_attempt(ctx.store, notification_id)
-        try:
-            receipt = await ctx.sms.send(message)
-            break
-        except SmsRejected as exc:
-            return await _fail(ctx, record, str(exc), attempt)
-        except SmsUnavailable as exc:
-            if ctx.retry.exhausted(attempt):
-                await dead_letter(ctx.publisher, record, str(exc), attempt)
-                return await _fail(ctx, record, str(exc), attempt)
-            SMS.labels(ctx.sms.name, record["template"], "retry").inc()
-            await ctx.retry.sleep(ctx.retry.delay(attempt))
+        if pending is None:
+            attempt = await outbox.count_attempt(ctx.store, notification_id)
+            try:
+                receipt = await ctx.sms.send(message)
+                break
+            except (SmsRejected, SmsUnavailable) as exc:
+                pending = (attempt, exc)
+        attempt, error = pending
+        pending = None
+        if not isinstance(error, SmsUnavailable):
+            return await _fail(ctx, record, str(error), attempt)
+        if ctx.retry.exhausted(attempt):
+            await dead_letter(ctx.publisher, record, str(error), attempt)
+            return await _fail(ctx, record, str(error), attempt)
+        SMS.labels(ctx.sms.name, record["template"], "retry").inc()
+        await ctx.retry.sleep(ctx.retry.delay(attempt))
     sent_at = records.store_precision(ctx.clock())
     taken_by = delivery.receipt_fields(receipt)
     await outbox.finish(ctx.store, notification_id, "sent", sent_at, fields=taken_by)
+    return await announce_sent(record, taken_by, sent_at, ctx)
+
+
+async def announce_sent(record: Doc, taken_by: Doc, sent_at: datetime, ctx: Context) -> str:
+    """Count, log and publish an SMS the provider took, once its record says ``sent``."""
+    notification_id = record["_id"]
     SMS.labels(ctx.sms.name, record["template"], "sent").inc()
     if record["template"] in ("routed", "triage") and record.get("event_at"):
         # The decision's event time → its SMS accepted by the provider (queueing, quiet hours, retries).

@@ -6,17 +6,31 @@ delay, the per-phone limit) → ``sending`` → ``sent`` | ``failed``; or ``supe
 the same complaint replaced it) or ``suppressed`` (the citizen opted out). A record left in state
 ``sending`` by a crash is sent again with the same SMS id, which idempotent providers drop as a repeat.
 The record keeps the text and the sealed phone (never the phone in clear) so that it can be resumed.
+``attempts`` counts the tries begun; the batched path (notifier/batch.py) claims many records in one
+:func:`claim_many` with the first try already counted, and marks them sent with :func:`finish_many`.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo import ASCENDING, ReturnDocument, UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from services.records import DUPLICATE_KEY
 from services.store import Doc, Store
+
+
+def new_record(
+    notification_id: str, fields: dict[str, Any], now: datetime, *, state: str = "sending", attempts: int = 0
+) -> Doc:
+    """The record as :func:`claim` and :func:`claim_many` insert it."""
+    doc = {"_id": notification_id, "state": state, "attempts": attempts, "created_at": now, **fields}
+    if state == "sending":
+        doc["taken_at"] = now
+    return doc
 
 
 async def claim(
@@ -24,15 +38,57 @@ async def claim(
 ) -> tuple[Doc, bool]:
     """Create the record in ``state``; return (record, True), or (the earlier record, False)."""
     try:
-        doc = {"_id": notification_id, "state": state, "attempts": 0, "created_at": now, **fields}
-        if state == "sending":
-            doc["taken_at"] = now
+        doc = new_record(notification_id, fields, now, state=state)
         await store.notifications.insert_one(doc)
         return doc, True
     except DuplicateKeyError:
         existing = await store.notifications.find_one({"_id": notification_id})
         assert existing is not None
         return existing, False
+
+
+async def claim_many(store: Store, docs: list[Doc]) -> set[int]:
+    """Insert many :func:`new_record` documents in one round trip; the positions of those refused
+    because a record with the same id exists (an event seen before: the caller looks at that record)."""
+    if not docs:
+        return set()
+    try:
+        await store.notifications.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+        return {int(e["index"]) for e in errors}
+    return set()
+
+
+async def finish_many(
+    store: Store, finished: list[tuple[str, str, datetime, dict[str, Any]]], *, chunk: int = 20
+) -> None:
+    """:func:`finish` for many records, (id, state, at, fields) each: one ``bulk_write`` per ``chunk``
+    records, the chunks at once. FerretDB v1 applies the updates of one bulk write one after the
+    other (3–6 ms each on PostgreSQL); several smaller ones in parallel take a fifth of that per record."""
+    if not finished:
+        return
+    updates = [
+        UpdateOne({"_id": notification_id}, {"$set": {"state": state, f"{state}_at": at, **fields}})
+        for notification_id, state, at, fields in finished
+    ]
+    await asyncio.gather(
+        *(
+            store.notifications.bulk_write(updates[start : start + chunk], ordered=False)
+            for start in range(0, len(updates), chunk)
+        )
+    )
+
+
+async def of_recipient(store: Store, recipient_hash: str) -> list[Doc]:
+    """Every SMS record of one phone, reduced to what the coalescing and the per-phone limit look at
+    (one query on an indexed field, served by the ``by_recipient`` index)."""
+    cursor = store.notifications.find(
+        {"recipient_hash": recipient_hash}, {"group": 1, "state": 1, "event_at": 1, "sent_at": 1}
+    )
+    return await cursor.to_list()
 
 
 async def count_attempt(store: Store, notification_id: str) -> int:
@@ -106,11 +162,15 @@ async def take(
     return await store.notifications.find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
 
 
-async def defer(store: Store, notification_id: str, send_at: datetime) -> None:
-    """Put a record back to wait until ``send_at`` (the per-phone limit was reached)."""
-    await store.notifications.update_one(
-        {"_id": notification_id}, {"$set": {"state": "deferred", "send_at": send_at}}
-    )
+async def defer(
+    store: Store, notification_id: str, send_at: datetime, *, attempts: int | None = None
+) -> None:
+    """Put a record back to wait until ``send_at`` (the per-phone limit was reached); ``attempts``
+    resets a try that was counted at the claim but not made."""
+    update: Doc = {"state": "deferred", "send_at": send_at}
+    if attempts is not None:
+        update["attempts"] = attempts
+    await store.notifications.update_one({"_id": notification_id}, {"$set": update})
 
 
 async def sent_since(store: Store, recipient_hash: str, since: datetime) -> list[datetime]:

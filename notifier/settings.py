@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import time
+from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -11,6 +12,7 @@ from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, model_validator
 from notifier.sms.kavenegar import DEFAULT_URL as KAVENEGAR_URL
 from notifier.sms.smsir import DEFAULT_URL as SMSIR_URL
 from services.settings import DEFAULT_PORTS, HttpSettings, PasokhSettings
+from services.taxonomy import EmailAddress
 
 
 class NotifierOptions(HttpSettings):
@@ -19,6 +21,11 @@ class NotifierOptions(HttpSettings):
     port: int = Field(default=DEFAULT_PORTS["notifier"], ge=0, le=65535)
     max_attempts: int = Field(default=5, ge=1)
     retry_base_seconds: float = Field(default=0.5, gt=0)
+    # Events are handled in batches (notifier/batch.py): a few MongoDB round trips per batch and the
+    # SMS of a batch sent concurrently. 1 handles one event at a time, up to 64 keys in flight.
+    batch_size: int = Field(default=200, ge=1, le=5000, description="Events handled together at most.")
+    batch_seconds: float = Field(default=0.05, gt=0, description="Wait at most this long to fill a batch.")
+    send_concurrency: int = Field(default=16, ge=1, le=100, description="SMS of a batch sent at once.")
 
 
 Provider = Literal["log", "http", "kavenegar", "smsir"]
@@ -148,6 +155,42 @@ class DepartmentSettings(BaseModel):
     timeout_seconds: float = Field(default=10.0, gt=0)
 
 
+class SmtpSettings(BaseModel):
+    """The SMTP server that sends department e-mail notices (``PASOKH_SMTP__*``; no host, no e-mail)."""
+
+    host: str | None = Field(default=None, description="SMTP server; unset switches e-mail notices off.")
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = Field(
+        default="starttls", description="starttls (port 587), ssl (implicit TLS, port 465) or none."
+    )
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = Field(
+        default=None, description="Read the password from this file (a mounted secret) instead."
+    )
+    from_address: EmailAddress | None = Field(default=None, description="The notices' From address.")
+    language: Literal["fa", "en"] = Field(default="fa", description="Language of subject and body.")
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _complete(self) -> SmtpSettings:
+        if self.host is None:
+            return self
+        if self.from_address is None:
+            raise ValueError("PASOKH_SMTP__FROM_ADDRESS is required when PASOKH_SMTP__HOST is set")
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("set PASOKH_SMTP__PASSWORD or PASOKH_SMTP__PASSWORD_FILE, not both")
+        if self.username and self.password is None and self.password_file is None:
+            raise ValueError("PASOKH_SMTP__USERNAME needs PASOKH_SMTP__PASSWORD or __PASSWORD_FILE")
+        return self
+
+    def secret(self) -> str | None:
+        """The password, read from ``password_file`` when it is given by reference."""
+        if self.password_file is not None:
+            return self.password_file.read_text(encoding="utf-8").strip()
+        return self.password.get_secret_value() if self.password is not None else None
+
+
 class NotifierSettings(PasokhSettings):
     """Everything the notifier reads from ``PASOKH_*``."""
 
@@ -155,3 +198,4 @@ class NotifierSettings(PasokhSettings):
     sms: SmsSettings = SmsSettings()
     policy: PolicySettings = PolicySettings()
     departments: DepartmentSettings = DepartmentSettings()
+    smtp: SmtpSettings = SmtpSettings()

@@ -70,6 +70,22 @@ def _change(action: StaffAction, status: str) -> tuple[Doc, Doc]:
     return fields, entry
 
 
+SUPERVISORS = ("supervisor", "admin")
+
+
+def supervisor_fields(action: StaffAction, doc: Doc) -> Doc:
+    """The supervisor flag's change: a citizen's reopening sets it (``needs_supervisor`` with the
+    reason and time); any action by a supervisor or an admin clears it (keeping who and when)."""
+    if isinstance(action, ComplaintReopened) and action.by == "citizen":
+        flag = {"reason": action.reason, "at": action.at, "by": "citizen"}
+        return {"needs_supervisor": True, "supervisor_flag": flag}
+    if action.actor_role in SUPERVISORS and doc.get("needs_supervisor"):
+        cleared = {**(doc.get("supervisor_flag") or {}), "cleared_at": action.at}
+        cleared |= {"cleared_by": action.actor_name, "cleared_by_id": action.actor_id}
+        return {"needs_supervisor": False, "supervisor_flag": cleared}
+    return {}
+
+
 async def apply_action(envelope: Envelope, *, store: Store) -> bool:
     """Apply one staff action once; False when it was applied before, or does not fit any more."""
     action = envelope.payload(MODELS[envelope.type])
@@ -87,6 +103,7 @@ async def apply_action(envelope: Envelope, *, store: Store) -> bool:
         ACTIONS.labels(envelope.type.rsplit(".", 1)[-1], "refused").inc()
         return False
     fields, entry = _change(action, status)
+    fields.update(supervisor_fields(action, doc))
     entry["event_id"] = envelope.id
     applied = await records.apply_event(
         store, action.complaint_id, event_id=envelope.id, entry=entry, fields=fields

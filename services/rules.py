@@ -16,7 +16,7 @@ from pymongo import ASCENDING, ReturnDocument
 
 from services.geo import DistrictMap, load_districts
 from services.store import Doc, Store
-from services.taxonomy import Department, Taxonomy
+from services.taxonomy import Department, EmailAddress, Taxonomy
 
 Day = Literal["sat", "sun", "mon", "tue", "wed", "thu", "fri"]
 # date.weekday() → Iranian day name
@@ -74,6 +74,7 @@ class DepartmentIn(BaseModel):
     code: str = Field(pattern=CODE_PATTERN)
     fa: str = Field(min_length=1, max_length=200)
     en: str = Field(min_length=1, max_length=200)
+    emails: tuple[EmailAddress, ...] = Field(default=(), max_length=20, description="Get e-mail notices.")
 
 
 def _rules(store: Store) -> Any:
@@ -139,13 +140,15 @@ async def delete_rule(store: Store, rule_id: str) -> bool:
 async def list_departments(store: Store) -> list[DepartmentIn]:
     """The departments added through the API or the CLI."""
     docs = await _departments(store).find({}).sort("_id", ASCENDING).to_list(None)
-    return [DepartmentIn(code=d["_id"], fa=d["fa"], en=d["en"]) for d in docs]
+    return [DepartmentIn(code=d["_id"], fa=d["fa"], en=d["en"], emails=d.get("emails", ())) for d in docs]
 
 
 async def put_department(store: Store, department: DepartmentIn) -> None:
     """Create or rename a department."""
     await _departments(store).replace_one(
-        {"_id": department.code}, {"fa": department.fa, "en": department.en}, upsert=True
+        {"_id": department.code},
+        {"fa": department.fa, "en": department.en, "emails": list(department.emails)},
+        upsert=True,
     )
     await bump_version(store)
 
@@ -161,7 +164,7 @@ async def departments(store: Store, taxonomy: Taxonomy) -> dict[str, Department]
     """The taxonomy's departments, with the stored ones added or renamed."""
     found = dict(taxonomy.departments)
     for d in await list_departments(store):
-        found[d.code] = Department(code=d.code, fa=d.fa, en=d.en)
+        found[d.code] = Department(code=d.code, fa=d.fa, en=d.en, emails=d.emails)
     return found
 
 

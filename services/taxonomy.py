@@ -5,23 +5,28 @@ from __future__ import annotations
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from services.text import fold
 
 Priority = Literal["low", "normal", "high", "urgent"]
+# A department's mailbox for e-mail notices: one '@', a dot in the domain, no spaces (RFC 5321's 254).
+EmailAddress = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+]
 
 
 class Department(BaseModel):
-    """A municipal unit that can act on complaints."""
+    """A municipal unit that can act on complaints; ``emails`` receive its e-mail notices."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     code: str
     fa: str
     en: str
+    emails: tuple[EmailAddress, ...] = ()
 
 
 Datatype = Literal["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"]

@@ -22,6 +22,7 @@ from services import rules
 from services.errors import NotFound
 from services.geo import DistrictMap, InvalidDistricts
 from services.rules import DepartmentIn, Rule
+from services.taxonomy import EmailAddress
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 AdminDep = Annotated[Principal, Depends(require("admin"))]
@@ -57,6 +58,7 @@ class DepartmentBody(BaseModel):
 
     fa: str = Field(min_length=1, max_length=200)
     en: str = Field(min_length=1, max_length=200)
+    emails: tuple[EmailAddress, ...] = Field(default=(), max_length=20, description="Get e-mail notices.")
 
 
 class DistrictSummary(BaseModel):
@@ -132,7 +134,7 @@ async def put_department(
     code: Code, body: DepartmentBody, intake: IntakeDep, _: AdminDep
 ) -> rules.DepartmentIn:
     """Rules may name it at once."""
-    department = rules.DepartmentIn(code=code, fa=body.fa, en=body.en)
+    department = rules.DepartmentIn(code=code, fa=body.fa, en=body.en, emails=body.emails)
     await rules.put_department(intake.store, department)
     return department
 

@@ -128,3 +128,45 @@ async def delivery(request: Request, intake: IntakeDep, body: SignedBody) -> Del
     outcome = await sms_handlers.handle_delivery(report, store=intake.store, publisher=intake.publisher)
     WEBHOOKS.labels("delivery", report.provider, outcome.action).inc()
     return DeliveryAnswer.model_validate({"action": outcome.action})
+
+
+async def token_body(request: Request, intake: IntakeDep) -> bytes:
+    """The raw body of a request signed with, or carrying as ``?token=``, the webhook secret."""
+    body = await request.body()
+    secret = intake.settings.intake.sms_webhook_secret
+    sms_webhooks.authenticate_token(
+        secret.get_secret_value().strip() if secret else None,
+        body=body,
+        headers=request.headers,
+        query=request.query_params,
+    )
+    return body
+
+
+TokenBody = Annotated[bytes, Depends(token_body)]
+
+
+@router.post(
+    "/delivery/smsir",
+    response_model=DeliveryAnswer,
+    responses=_ERRORS,
+    summary="SMS.ir's delivery report of an SMS we sent (provider webhook)",
+    description="SMS.ir's message report (`messageId`, `deliveryState`, `deliveryDateTime`; JSON, bare, "
+    "a list or in SMS.ir's `{status, message, data}` envelope, or form fields). Final states (1 "
+    "delivered, 2 not delivered, 4 and 6 failed, 7 blacklisted) become `org.pasokh.notification."
+    "delivered` once per (SMS, status); 3 and 5 are not final. SMS.ir cannot sign: the callback URL "
+    "carries `?token=<PASOKH_INTAKE__SMS_WEBHOOK_SECRET>` (a signed request is accepted too). The "
+    "answer is that of the last report in the request.",
+    openapi_extra=_body_doc(sms_webhooks.SmsIrDelivery, sms_webhooks.SmsIrDelivery),
+)
+async def delivery_smsir(request: Request, intake: IntakeDep, body: TokenBody) -> DeliveryAnswer:
+    """Decode, publish each final report once, answer with what was done."""
+    reports = sms_webhooks.parse_smsir_delivery(
+        request.headers.get("content-type"), body, request.query_params
+    )
+    action = "ignored"
+    for report in reports:
+        outcome = await sms_handlers.handle_delivery(report, store=intake.store, publisher=intake.publisher)
+        WEBHOOKS.labels("delivery", report.provider, outcome.action).inc()
+        action = outcome.action
+    return DeliveryAnswer.model_validate({"action": action})

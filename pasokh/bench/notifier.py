@@ -7,8 +7,10 @@ counts what it receives per second. Quiet hours and the coalescing window are sw
 event calls for one SMS at once. Kafka and the MongoDB-wire server are started here unless
 PASOKH_KAFKA__BOOTSTRAP_SERVERS / PASOKH_MONGO__URI name them; on a broker shared with other work the
 notifier's consumer group first works through whatever backlog the topics hold, so measure on a broker
-of its own. Afterwards the cost of the notifier's per-SMS round trips is measured one by one (MongoDB
-reads and writes of the outbox, the acknowledged Kafka produce), to say where the time goes.
+of its own. The notifier's MongoDB commands (round trips) and the time they took are read from its
+/metrics before and after the run (``pasokh_notifier_mongo_commands_total``, ``…_command_seconds_total``)
+and reported per SMS. Afterwards the cost of the notifier's per-SMS round trips is measured one by one
+(MongoDB reads and writes of the outbox, the acknowledged Kafka produce), to say where the time goes.
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from notifier.sms import Sms
 from notifier.sms.http import HttpSms
@@ -213,6 +218,38 @@ def _cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def mongo_commands(port: int, family_name: str = "pasokh_notifier_mongo_commands") -> dict[str, float]:
+    """A counter of the notifier's MongoDB commands so far by name, from its /metrics (empty if it
+    has none): how many (``pasokh_notifier_mongo_commands``) or how long they took (``…_seconds``)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+    except OSError:
+        return {}
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name == family_name:
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    counts[sample.labels["command"]] = sample.value
+    return counts
+
+
+def per_sms(commands: dict[str, float], before: dict[str, float], sms: int) -> dict[str, float]:
+    """MongoDB commands per SMS while sending, by name and in all (``total``)."""
+    spent = {name: count - before.get(name, 0) for name, count in commands.items()}
+    spent = {name: n for name, n in spent.items() if n > 0}
+    if not spent or not sms:
+        return {}
+    return {
+        **{name: round(n / sms, 3) for name, n in sorted(spent.items())},
+        "total": round(sum(spent.values()) / sms, 3),
+    }
+
+
+SECONDS = "pasokh_notifier_mongo_command_seconds"
+
+
 def _rate(arrivals: list[float]) -> float | None:
     span = arrivals[-1] - arrivals[0] if len(arrivals) > 1 else 0
     return round((len(arrivals) - 1) / span, 1) if span else None
@@ -282,6 +319,8 @@ def run(*, count: int, timeout: float, samples: int) -> dict[str, Any]:
             wait_ready([service])
             ready_s = round(time.monotonic() - started, 1)
             cpu_before = _cpu_seconds(process.pid)
+            commands_before = mongo_commands(port)
+            seconds_before = mongo_commands(port, SECONDS)
             deadline, last, last_change = time.monotonic() + timeout, -1, time.monotonic()
             while time.monotonic() < deadline and len(gateway.arrivals) < count:
                 time.sleep(0.5)
@@ -291,6 +330,12 @@ def run(*, count: int, timeout: float, samples: int) -> dict[str, Any]:
                     break  # no progress for 30 s: report what arrived
             arrivals = list(gateway.arrivals.values())
             cpu_after = _cpu_seconds(process.pid)
+            commands = per_sms(mongo_commands(port), commands_before, len(arrivals))
+            waited = per_sms(
+                {k: v * 1000 for k, v in mongo_commands(port, SECONDS).items()},
+                {k: v * 1000 for k, v in seconds_before.items()},
+                len(arrivals),
+            )
             results: dict[str, Any] = {
                 "machine": machine(),
                 "mongo": infra.mongo.kind if infra.mongo else "PASOKH_MONGO__URI",
@@ -300,6 +345,9 @@ def run(*, count: int, timeout: float, samples: int) -> dict[str, Any]:
                 **figures(arrivals, count),
                 "gateway_requests": gateway.requests,
                 "notifier_rss_mib": rss_mib(process.pid or 0),
+                "notifier_batch_size": int(env.get("PASOKH_NOTIFIER__BATCH_SIZE", "200")),
+                "mongo_commands_per_sms": commands,
+                "mongo_ms_per_sms": waited,
             }
             if cpu_before is not None and cpu_after is not None and len(arrivals) > 1:
                 busy = max(arrivals) - min(arrivals)
@@ -345,6 +393,16 @@ def table(results: dict[str, Any]) -> str:
             f"notifier: {results.get('notifier_cpu_ms_per_sms')} ms CPU per SMS, "
             f"{results.get('notifier_cpu_share')} of a core while sending; "
             f"RSS {results.get('notifier_rss_mib')} MiB",
+            "MongoDB commands (round trips) per SMS: "
+            + (
+                ", ".join(f"{k} {v}" for k, v in results.get("mongo_commands_per_sms", {}).items())
+                or "not counted"
+            ),
+            "MongoDB command time per SMS, ms (concurrent commands add up): "
+            + (
+                ", ".join(f"{k} {v}" for k, v in results.get("mongo_ms_per_sms", {}).items())
+                or "not measured"
+            ),
             f"one round trip, median ms ({results.get('notifications_in_collection')} notification records): "
             + ", ".join(f"{k} {v}" for k, v in rt.items()),
         ]

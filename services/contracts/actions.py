@@ -15,12 +15,16 @@ from services.contracts.envelope import EventPayload
 
 
 class StaffAction(EventPayload):
-    """Common fields: which complaint, who acted (key id and name, never a phone), when."""
+    """Common fields: which complaint, who acted (key id, name and role, never a phone), when.
+
+    ``actor_role`` (absent in events written before it existed) lets the router clear a complaint's
+    supervisor flag when a supervisor or an admin acts on it."""
 
     complaint_id: str
     actor_id: str
     actor_name: str
     at: datetime
+    actor_role: Literal["operator", "department", "supervisor", "admin"] | None = None
 
 
 class ComplaintAcknowledged(StaffAction):

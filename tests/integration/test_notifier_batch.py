@@ -1,0 +1,227 @@
+"""The notifier's batched path (notifier/batch.py) on real MongoDB and Kafka, SMS to a real local HTTP
+gateway: the same guarantees as one event at a time, in a few round trips per batch."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pymongo import monitoring
+
+from notifier import preferences
+from notifier.batch import handle_batch
+from notifier.handlers import Context, Retry, flush, handle
+from notifier.settings import PolicySettings
+from notifier.sms.http import HttpSms
+from pasokh.infra.local import LocalInfra
+from services import records
+from services.bus import KafkaPublisher
+from services.contracts.actions import ComplaintAcknowledged
+from services.contracts.complaints import ComplaintSubmitted
+from services.contracts.envelope import Envelope, EventPayload, from_kafka, new_event, to_kafka
+from services.settings import MongoSettings
+from services.store import Store
+from services.taxonomy import load_taxonomy
+from tests.factories import SEALER, routed, submitted
+from tests.support.sms_server import SmsCapture
+
+TAXONOMY = load_taxonomy()
+DAY = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)  # 10:00 in Tehran
+# Every SMS at once unless a test says otherwise: no quiet hours (start = end), no coalescing window.
+AT_ONCE: dict[str, Any] = {"quiet_start": "00:00", "quiet_end": "00:00", "coalesce_seconds": 0}
+
+
+async def _no_wait(_: float) -> None:
+    return None
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Commands(monitoring.CommandListener):
+    """Counts the commands (round trips) a client sends."""
+
+    def __init__(self) -> None:
+        self.sent: Counter[str] = Counter()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.sent[event.command_name] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@pytest.fixture
+def capture() -> Iterator[SmsCapture]:
+    server = SmsCapture().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def gateway(capture: SmsCapture) -> AsyncIterator[HttpSms]:
+    sms = HttpSms(capture.url, timeout=5)
+    yield sms
+    await sms.close()
+
+
+@pytest.fixture
+async def counted(infra: LocalInfra, database: str) -> AsyncIterator[tuple[Store, Commands]]:
+    """The test's database through a client whose every command is counted."""
+    commands = Commands()
+    store = Store.connect(MongoSettings(uri=infra.mongo_uri, database=database), listeners=[commands])
+    yield store, commands
+    await store.close()
+
+
+def context(
+    store: Store, publisher: KafkaPublisher, gateway: HttpSms, clock: Clock, **policy: Any
+) -> Context:
+    return Context(
+        store=store,
+        publisher=publisher,
+        sms=gateway,
+        sealer=SEALER,
+        taxonomy=TAXONOMY,
+        retry=Retry(max_attempts=3, base_seconds=0.01, sleep=_no_wait),
+        policy=PolicySettings.model_validate(AT_ONCE | policy),
+        clock=clock,
+    )
+
+
+def event(payload: EventPayload, subject: str, at: datetime) -> Envelope:
+    key, value = to_kafka(new_event(payload, subject=subject, source="/pasokh/test", time=at))
+    return from_kafka(value, key)
+
+
+async def complaint(store: Store, phone: str) -> ComplaintSubmitted:
+    sub = submitted(phone=phone)
+    await records.record_received(store, sub, event_id=str(uuid.uuid4()))
+    return sub
+
+
+def phone(i: int) -> str:
+    return f"+98912{i:07d}"
+
+
+async def test_one_sms_per_event_in_a_few_round_trips_and_none_again_on_redelivery(
+    counted: tuple[Store, Commands], publisher: KafkaPublisher, gateway: HttpSms, capture: SmsCapture
+) -> None:
+    store, commands = counted
+    subs = [await complaint(store, phone(i)) for i in range(40)]
+    envelopes = [event(routed(sub), sub.complaint_id, DAY) for sub in subs]
+    ctx = context(store, publisher, gateway, Clock(DAY))
+    commands.sent.clear()
+
+    # Four at a time: the test gateway (http.server, listen backlog 5) refuses more new connections.
+    await handle_batch(envelopes, ctx, send_concurrency=4)
+
+    assert sorted(m["to"] for m in capture.received) == sorted(phone(i) for i in range(40))
+    assert len({m["id"] for m in capture.received}) == 40
+    # Per SMS: the complaint record, the opt-out, the phone's earlier SMS; per batch: one insert of
+    # the records and one update per 20 marking them sent (one at a time it was eight or nine per SMS).
+    assert commands.sent == {"find": 3 * 40, "insert": 1, "update": 2}
+    docs = await store.notifications.find({}).to_list()
+    assert {(d["state"], d["attempts"]) for d in docs} == {("sent", 1)}
+    assert all(SEALER.open(d["phone_sealed"]) == phone(i) for i, d in enumerate(sorted(docs, key=_phone_of)))
+
+    await handle_batch(envelopes, ctx)  # the same events again (a worker died before committing)
+
+    assert len(capture.received) == 40
+    assert {d["state"] for d in await store.notifications.find({}).to_list()} == {"sent"}
+
+
+def _phone_of(doc: dict[str, Any]) -> str:
+    return SEALER.open(doc["phone_sealed"])
+
+
+async def test_a_record_claimed_by_a_dead_worker_is_sent_with_its_id_once(
+    store: Store, publisher: KafkaPublisher, gateway: HttpSms, capture: SmsCapture
+) -> None:
+    sub = await complaint(store, phone(1))
+    envelope = event(routed(sub), sub.complaint_id, DAY)
+    ctx = context(store, publisher, gateway, Clock(DAY))
+    # What a batch leaves when its worker is killed after the claim, before the provider answered.
+    await handle_batch([envelope], ctx)
+    [record] = await store.notifications.find({}).to_list()
+    await store.notifications.update_one({"_id": record["_id"]}, {"$set": {"state": "sending"}})
+
+    await handle_batch([envelope], ctx)
+
+    assert [m["id"] for m in capture.received] == [
+        record["_id"],
+        record["_id"],
+    ]  # same id: dropped as a repeat
+    [record] = await store.notifications.find({}).to_list()
+    assert (record["state"], record["attempts"]) == ("sent", 2)
+
+
+async def test_opt_out_per_phone_limit_and_coalescing_hold_in_a_batch(
+    store: Store, publisher: KafkaPublisher, gateway: HttpSms, capture: SmsCapture
+) -> None:
+    clock = Clock(DAY)
+    ctx = context(store, publisher, gateway, clock, max_per_hour=2)
+    opted = await complaint(store, phone(1))
+    await preferences.set_opted_out(store, opted.phone_hash or "", True, DAY - timedelta(days=1))
+    busy = [await complaint(store, phone(2)) for _ in range(3)]  # three complaints, one phone
+    late = await complaint(store, phone(3))
+    # The routing SMS of ``late`` was sent already; its older "received" comes afterwards.
+    await handle(event(routed(late), late.complaint_id, DAY), ctx)
+    sent_before = len(capture.received)
+
+    batch = [
+        event(routed(opted), opted.complaint_id, DAY),
+        *(event(_ack(sub), sub.complaint_id, DAY) for sub in busy),
+        event(late, late.complaint_id, DAY - timedelta(minutes=1)),
+    ]
+    await handle_batch(batch, ctx)
+
+    states = {(d["complaint_id"], d["template"]): d for d in await store.notifications.find({}).to_list()}
+    assert states[(opted.complaint_id, "routed")]["state"] == "suppressed"
+    busy_states = sorted(states[(sub.complaint_id, "acknowledged")]["state"] for sub in busy)
+    assert busy_states == ["deferred", "sent", "sent"]
+    [limited] = [
+        states[(s.complaint_id, "acknowledged")]
+        for s in busy
+        if states[(s.complaint_id, "acknowledged")]["state"] == "deferred"
+    ]
+    assert limited["attempts"] == 0 and limited["send_at"] > DAY
+    assert states[(late.complaint_id, "received")]["state"] == "superseded"
+    assert len(capture.received) == sent_before + 2
+    assert phone(1) not in {m["to"] for m in capture.received}
+
+    clock.now = DAY + timedelta(hours=1, seconds=1)
+    assert await flush(ctx) == 1  # the limited one goes when the hour is over
+
+
+def _ack(sub: ComplaintSubmitted) -> ComplaintAcknowledged:
+    return ComplaintAcknowledged(complaint_id=sub.complaint_id, actor_id="k1", actor_name="کارشناس", at=DAY)
+
+
+async def test_a_provider_failure_in_a_batch_is_retried_alone(
+    store: Store, publisher: KafkaPublisher, gateway: HttpSms, capture: SmsCapture
+) -> None:
+    subs = [await complaint(store, phone(i)) for i in range(5)]
+    capture.fail_next = 1  # the first request of the batch is answered 503
+
+    await handle_batch(
+        [event(routed(sub), sub.complaint_id, DAY) for sub in subs],
+        context(store, publisher, gateway, Clock(DAY)),
+    )
+
+    assert len(capture.received) == 5 and len({m["id"] for m in capture.received}) == 5
+    attempts = sorted(d["attempts"] for d in await store.notifications.find({"state": "sent"}).to_list())
+    assert attempts == [1, 1, 1, 1, 2]
