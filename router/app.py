@@ -11,21 +11,32 @@ import faust
 
 from router import actions, learning, registry, sla, stats
 from router.batch import handle_submitted_batch
+from router.bookkeeping import Rollups
 from router.bootstrap import Router
-from router.handlers import handle_submitted, handle_unlinked
+from router.handlers import SOURCE, handle_submitted, handle_unlinked
 from services import retention, rules
 from services.bus import FaustPublisher
 from services.contracts import topics
 from services.contracts.actions import ComplaintReassigned
-from services.contracts.complaints import ComplaintStatusUpdated
+from services.contracts.complaints import ComplaintRouted, ComplaintStatusUpdated, ComplaintTriageNeeded
 from services.contracts.envelope import Envelope, from_kafka
-from services.contracts.routing import ComplaintDuplicateUnlinked
+from services.contracts.routing import ComplaintDuplicateLinked, ComplaintDuplicateUnlinked
 from services.errors import InvalidEvent
 from services.worker import Handler, MessagePolicy, Readiness, add_operations_pages, consume, create_app
 
 log = logging.getLogger(__name__)
 
 BatchHandler = Callable[[list[Envelope]], Awaitable[None]]
+# What the router announces when it decides (a submission, or again after an unlink); each is
+# booked (inbox entry, public counts) by the code that decided it, not when read back.
+DECISION_TYPES = frozenset({ComplaintRouted.TYPE, ComplaintTriageNeeded.TYPE, ComplaintDuplicateLinked.TYPE})
+
+
+def booked_when_decided(envelope: Envelope) -> bool:
+    """True for the router's own decisions: their inbox entries and counts are written by the code
+    that decided (router/bookkeeping.py, router/handlers.py), not again when the events agent reads
+    them back."""
+    return envelope.source == SOURCE and envelope.type in DECISION_TYPES
 
 
 def consume_batches(
@@ -44,19 +55,26 @@ def consume_batches(
     channel = app.topic(topic, key_type=bytes, value_type=bytes)
 
     async def agent(stream: Any) -> None:
-        async for events in stream.take_events(size, within=within):
+        # noack_take, not take_events: take_events acknowledges a batch when the generator closes, also
+        # when the agent is cancelled mid-batch (SIGTERM, a rolling update), and the offsets of
+        # complaints nobody decided would be committed. Here an event is acknowledged once handled.
+        async for events in stream.noack_take(size, within=within):
             messages = [event.message for event in events]
             try:
                 await batch_handler([from_kafka(m.value, m.key) for m in messages])
-                continue
             except InvalidEvent:
-                pass
+                await _one_by_one(messages)
             except Exception:
                 log.warning("batch failed; handling its messages one by one", exc_info=True)
-            for m in messages:
-                await policy.run(
-                    handler, topic=m.topic, partition=m.partition, offset=m.offset, key=m.key, value=m.value
-                )
+                await _one_by_one(messages)
+            for event in events:
+                await stream.ack(event)
+
+    async def _one_by_one(messages: list[Any]) -> None:
+        for m in messages:
+            await policy.run(
+                handler, topic=m.topic, partition=m.partition, offset=m.offset, key=m.key, value=m.value
+            )
 
     agent.__name__ = agent.__qualname__ = f"{policy.service}_batch_agent"
     app.agent(channel, name=f"{policy.service}.{topic}")(agent)
@@ -144,10 +162,14 @@ def create_router_app(router: Router) -> faust.App:
             await actions.apply_status_update(envelope, store=router.store)
         elif envelope.type == ComplaintDuplicateUnlinked.TYPE:
             await handle_unlinked(envelope, **deciding())
+        if booked_when_decided(envelope):
+            return
         await stats.count(envelope, store=router.store)  # the public rollups (services/stats.py)
 
+    rollups = Rollups()  # which public rollups exist, for the whole life of the worker
+
     async def handle_batch(envelopes: list[Envelope]) -> None:
-        await handle_submitted_batch(envelopes, **deciding(), dedupe=settings.duplicates)
+        await handle_submitted_batch(envelopes, **deciding(), dedupe=settings.duplicates, rollups=rollups)
 
     if settings.router.batch_size > 1:
         consume_batches(

@@ -1,25 +1,29 @@
 """The router's work on a batch of submitted complaints, with a few round trips for the whole batch.
 
 The same decisions as :func:`router.handlers.handle_submitted`, message by message, but grouped: the
-classifier on the whole batch; one query for duplicate candidates (by grid cell); one unordered
-insert of the complaints that have no record yet, received and decided at once; one unordered bulk
-update for those whose record exists (each conditional on its event id, so a redelivery changes
-nothing; if one was decided before, the stored decisions are read and announced again); every
-announcement sent at once and awaited together. Within a batch a later complaint can be linked to an
-earlier one."""
+classifier on the whole batch; the duplicate candidates by grid cell, while the decisions no
+duplicate can change are stored; unordered bulk updates of the records intake stored (each
+conditional on its event id, so a redelivery changes nothing; the same update marks the decision
+counted for the statistics), in a few commands at once; one unordered insert of the complaints
+that have no record yet, received and decided at once (if one was decided before, the stored
+decisions are read and announced again); then, at the same time, the inbox entries in one insert,
+the batch's counts in one ``$inc`` per public rollup (router/bookkeeping.py) and every
+announcement, awaited together. Within a batch a later complaint can be linked to an earlier one.
+The events agent leaves the router's own decisions alone (router/app.py): they are booked here."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from pymongo import UpdateOne
 
-from router import duplicates
+from router import bookkeeping, duplicates
 from router.classifier import Classifier
 from router.decisions import district_of, plan
 from router.handlers import SOURCE, _stored_decision
@@ -27,7 +31,7 @@ from router.metrics import CONFIDENCE, DECISIONS, SUBMITTED_TO_DECIDED
 from router.routing import RoutingTable
 from router.settings import DuplicateOptions
 from router.sla import SlaPolicy
-from services import records
+from services import inbox, records, stats
 from services.bus import Publisher
 from services.contracts import topics
 from services.contracts.complaints import ComplaintSubmitted, Decision
@@ -40,6 +44,7 @@ from services.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
 Announcement = Decision | ComplaintDuplicateLinked
+COUNTED_STATUSES = frozenset({"routed", "triage"})
 _LINK_FIELDS = {"primary_id", "primary_tracking_code", "category", "department", "distance_m", "similarity"}
 
 
@@ -117,10 +122,11 @@ def _match_in_batch(
     return best[2] if best else None
 
 
-def _decided_fields(item: _Item, now: datetime) -> Doc:
+def _decided_fields(item: _Item, now: datetime, batch: str) -> Doc:
     d = item.routed
     assert d is not None
-    return {
+    fields: Doc = {
+        "decision_batch": batch,
         "status": item.status,
         "category": d.category,
         "department": d.department,
@@ -131,15 +137,36 @@ def _decided_fields(item: _Item, now: datetime) -> Doc:
         "classifier": {"name": d.classifier, "confidence": d.confidence},
         **item.extra,
     }
+    if _counted(item):  # where the statistics count it (the record keeps the district it was given)
+        fields["counted_as"] = bookkeeping.counted_as(
+            {**fields, "district": fields.get("district", item.submitted.district)}
+        )
+    return fields
 
 
-def _decided_record(item: _Item, now: datetime) -> Doc:
+def _counted(item: _Item) -> bool:
+    # Decisions count in the public statistics as submissions; a duplicate follows its first report.
+    return item.status in COUNTED_STATUSES
+
+
+def _decided_record(item: _Item, now: datetime, batch: str) -> Doc:
     """The whole record of a complaint received and decided at once (no record existed)."""
     doc = records.received_record(item.submitted, event_id=item.envelope.id)
-    doc.update(_decided_fields(item, now))
+    doc.update(_decided_fields(item, now, batch))
     doc["timeline"].append(records.timeline_entry(item.status, now, event_id=item.decision_id))
     doc["applied_events"].append(item.decision_id)
+    if _counted(item):
+        doc["counted_events"] = [item.decision_id]
     return doc
+
+
+def _marks(item: _Item) -> Doc:
+    """The decision's event id as applied and, for a decision the statistics count, as counted: the
+    same conditional update stores the decision and claims its count (router/bookkeeping.py)."""
+    marks: Doc = {"applied_events": item.decision_id}
+    if _counted(item):
+        marks["counted_events"] = item.decision_id
+    return marks
 
 
 async def handle_submitted_batch(
@@ -153,10 +180,14 @@ async def handle_submitted_batch(
     routing: RoutingTable | None = None,
     sla: SlaPolicy | None = None,
     dedupe: DuplicateOptions | None = None,
+    rollups: bookkeeping.Rollups | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> list[Announcement]:
     """Decide for every ``complaint.submitted`` event of the batch; raises InvalidEvent if one is not
-    a valid submission (the caller then handles the messages one by one)."""
+    a valid submission (the caller then handles the messages one by one).
+
+    The decisions made now also get their inbox entries and their counts in the public rollups
+    (``rollups`` remembers which rollups exist; without, each is created if missing)."""
     items: list[_Item] = []
     seen: set[str] = set()
     for envelope in envelopes:
@@ -172,6 +203,9 @@ async def handle_submitted_batch(
     # decided; the writes below are conditional, and if one finds its decision stored already (a
     # redelivery), the stored records are read then and announced instead.
     now = records.store_precision(clock())
+    # Stored with the decisions: a record that holds another batch's id was decided by an earlier
+    # delivery (its time alone could coincide).
+    batch = uuid.uuid4().hex
     fresh = list(items)
     # The whole batch at once: cheaper per complaint than one by one (docs/performance.md).
     classifications = classifier.classify_many(
@@ -189,65 +223,86 @@ async def handle_submitted_batch(
             sla=sla,
         )
 
-    if dedupe is not None and dedupe.enabled:
-        candidates = [i for i in fresh if i.submitted.location is not None and i.status == "routed"]
-        wanted = [
-            duplicates.Wanted(
-                i.submitted.complaint_id,
-                i.routed.category,
-                i.submitted.text,
-                i.submitted.location.lat,
-                i.submitted.location.lon,
-                i.submitted.submitted_at,
-            )
-            for i in candidates
-            if i.routed is not None and i.submitted.location is not None
-        ]
-        # One query for the whole batch: the open complaints in the cells around every new one.
-        timings["decide"], mark = time.perf_counter() - mark, time.perf_counter()
-        nearby = await duplicates.candidates(store, wanted, dedupe) if wanted else []
-        timings["duplicates"], mark = time.perf_counter() - mark, time.perf_counter()
-        matches = [duplicates.best_match(w, nearby, dedupe) for w in wanted]
-        for position, (item, match) in enumerate(zip(candidates, matches, strict=True)):
-            match = match or _match_in_batch(item, candidates[:position], dedupe)
-            if match is not None:
-                _link(item, match, now)
-
-    # A complaint without a record yet (intake writes it best effort, after Kafka has the event) is
-    # inserted whole, received and decided: an insert costs a fraction of an update on FerretDB. One
-    # that intake stored meanwhile is refused as a duplicate key and updated like the others.
-    # Most complaints have their received record already (intake writes it): update them all in one
-    # unordered bulk, each conditional on its event id. Only if some were not updated (no record
-    # yet, or decided before: a redelivery) insert the whole decided records; an insert refused as
-    # a duplicate key means the record existed, and what it stores is read and announced.
-    updates = [
-        UpdateOne(
+    def update(item: _Item) -> UpdateOne:
+        # Conditional on the decision's event id: a redelivery changes nothing.
+        return UpdateOne(
             {"_id": item.submitted.complaint_id, "applied_events": {"$ne": item.decision_id}},
             {
-                "$set": _decided_fields(item, now),
+                "$set": _decided_fields(item, now, batch),
                 "$push": {"timeline": records.timeline_entry(item.status, now, event_id=item.decision_id)},
-                "$addToSet": {"applied_events": item.decision_id},
+                "$addToSet": _marks(item),
             },
         )
-        for item in fresh
-    ]
-    result = await store.complaints.bulk_write(updates, ordered=False)
+
+    candidates: list[_Item] = []
+    if dedupe is not None and dedupe.enabled:
+        candidates = [i for i in fresh if i.submitted.location is not None and i.status == "routed"]
+    looked_up = {id(i) for i in candidates}
+    timings["decide"], mark = time.perf_counter() - mark, time.perf_counter()
+    # Most complaints have their received record already (intake writes it): update them all,
+    # unordered. The decisions no duplicate can change (no map pin, or triage) are stored while the
+    # duplicates of the others are looked up; those others once linked or not. A complaint that
+    # cannot be a duplicate cannot be a primary either (it gets no grid cell), so nothing the look-up
+    # reads is being written meanwhile.
+    settled = asyncio.ensure_future(
+        bookkeeping.bulk_write(store.complaints, [update(i) for i in fresh if id(i) not in looked_up])
+    )
+    try:
+        if candidates:
+            assert dedupe is not None
+            wanted = [
+                duplicates.Wanted(
+                    i.submitted.complaint_id,
+                    i.routed.category,
+                    i.submitted.text,
+                    i.submitted.location.lat,
+                    i.submitted.location.lon,
+                    i.submitted.submitted_at,
+                )
+                for i in candidates
+                if i.routed is not None and i.submitted.location is not None
+            ]
+            # The open complaints in the cells around every new one, one indexed query per cell.
+            nearby = await duplicates.candidates(store, wanted, dedupe)
+            matches = [duplicates.best_match(w, nearby, dedupe) for w in wanted]
+            for position, (item, match) in enumerate(zip(candidates, matches, strict=True)):
+                match = match or _match_in_batch(item, candidates[:position], dedupe)
+                if match is not None:
+                    _link(item, match, now)
+        timings["duplicates"], mark = time.perf_counter() - mark, time.perf_counter()
+        linked_or_not = await bookkeeping.bulk_write(store.complaints, [update(i) for i in candidates])
+    except BaseException:
+        await asyncio.gather(settled, return_exceptions=True)
+        raise
+    modified = (await settled).modified_count + linked_or_not.modified_count
     timings["update"], mark = time.perf_counter() - mark, time.perf_counter()
+    # Only if some were not updated (no record yet: intake writes it best effort, after Kafka has the
+    # event; or decided before: a redelivery) are the whole decided records inserted, received and
+    # decided at once; an insert refused as a duplicate key means the record existed, and what it
+    # stores is read and announced.
     ours = {id(i) for i in fresh}
-    if result.modified_count != len(updates):
-        refused = await records.insert_new(store, [_decided_record(i, now) for i in fresh])
+    if modified != len(fresh):
+        refused = await records.insert_new(store, [_decided_record(i, now, batch) for i in fresh])
         existing = [fresh[n] for n in sorted(refused)]
         if existing:
             ids = [i.submitted.complaint_id for i in existing]
             stored = {d["_id"]: d for d in await store.complaints.find({"_id": {"$in": ids}}).to_list(None)}
             for item in existing:
                 item.stored = stored[item.submitted.complaint_id]
-                if item.stored.get("decided_at") != now:  # decided by an earlier delivery
+                if item.stored.get("decision_batch") != batch:  # decided by an earlier delivery
                     ours.discard(id(item))
         timings["insert"], mark = time.perf_counter() - mark, time.perf_counter()
     fresh_ids = ours
+    # The inbox entries and the rollups of the decisions made now (router/bookkeeping.py), written
+    # while the announcements are on their way; the batch is done when all of them are.
+    decided = [_decided_record(i, now, batch) for i in fresh if id(i) in fresh_ids and _counted(i)]
+    sends: list[Awaitable[object]] = [
+        bookkeeping.add_inbox_entries(store, decided),
+        (rollups or bookkeeping.Rollups()).add(
+            store, ((bookkeeping.decision_keys(d), stats.increments(submitted=1)) for d in decided)
+        ),
+    ]
     announcements: list[Announcement] = []
-    sends = []
     for item in items:
         if id(item) in fresh_ids:
             announcement, decided_at = item.announcement, now
@@ -262,6 +317,8 @@ async def handle_submitted_batch(
                 _stored_decision(item.stored, item.submitted),
                 item.stored["decided_at"],
             )
+            # A redelivery: an earlier delivery may have stopped before the inbox entry was written.
+            sends.append(inbox.sync(store, item.stored))
         announcements.append(announcement)
         event = new_event(
             announcement,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from router.emergency import EmergencyDetector
+from router.metrics import CommandCounter
 from router.model import TrainedModel, default_model_dir
 from router.routing import RoutingTable
 from router.rules import Rules
@@ -36,7 +37,7 @@ def bootstrap(
     taxonomy = load_taxonomy(settings.taxonomy_file)
     return Router(
         settings=settings,
-        store=store or Store.connect(settings.mongo, app_name="pasokh-router"),
+        store=store or Store.connect(settings.mongo, app_name="pasokh-router", listeners=[CommandCounter()]),
         publisher=publisher,
         taxonomy=taxonomy,
         classifier=build_classifier(settings, taxonomy),

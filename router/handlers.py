@@ -6,7 +6,9 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from router import duplicates
+from cloudevents.core.v1.event import CloudEvent
+
+from router import duplicates, stats
 from router.classifier import Classifier
 from router.decisions import district_of, plan
 from router.metrics import CONFIDENCE, DECISIONS, SUBMITTED_TO_DECIDED
@@ -17,7 +19,7 @@ from services import records
 from services.bus import Publisher
 from services.contracts import topics
 from services.contracts.complaints import ComplaintRouted, ComplaintSubmitted, ComplaintTriageNeeded, Decision
-from services.contracts.envelope import Envelope, derived_id, new_event
+from services.contracts.envelope import Envelope, derived_id, from_kafka, new_event, to_kafka
 from services.contracts.routing import ComplaintDuplicateLinked, ComplaintDuplicateUnlinked
 from services.metrics import seconds_between
 from services.store import Doc, Store
@@ -174,7 +176,15 @@ async def handle_submitted(
         decision, subject=submitted.complaint_id, source=SOURCE, event_id=decision_id, time=decided_at
     )
     await publisher.publish(topics.EVENTS, event)
+    await _book(store, event)
     return decision
+
+
+async def _book(store: Store, event: CloudEvent) -> None:
+    """The decision's inbox entry and its count in the public rollups, once (router/stats.py): the
+    events agent leaves the router's own decisions to the code that made them (router/app.py)."""
+    key, value = to_kafka(event)
+    await stats.count(from_kafka(value, key), store=store)
 
 
 async def handle_unlinked(
@@ -271,8 +281,7 @@ async def handle_unlinked(
         language=doc["language"],
         due_at=doc["due_at"],
     )
-    await publisher.publish(
-        topics.EVENTS,
-        new_event(stored, subject=doc["_id"], source=SOURCE, event_id=decision_id, time=doc["decided_at"]),
-    )
+    event = new_event(stored, subject=doc["_id"], source=SOURCE, event_id=decision_id, time=doc["decided_at"])
+    await publisher.publish(topics.EVENTS, event)
+    await _book(store, event)
     return stored

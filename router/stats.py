@@ -4,7 +4,9 @@ The router calls :func:`count` for every message on ``pasokh.complaints.events``
 it to the record. Counted: the first decision (routed / triage-needed) as a submission, each resolution
 (staff ``resolved`` or a partner's ``status-updated`` to resolved) with its time to resolve and whether it
 met the due time, and the citizen's survey answer (``rated``; the first answer per complaint counts).
-It also brings the complaint's entry in the staff inbox's read model (services/inbox.py) up to date.
+A staff reassignment moves the complaint's submission to its new category and department (the record
+keeps where it was counted, ``counted_as``). It also brings the complaint's entry in the staff inbox's
+read model (services/inbox.py) up to date.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 from datetime import datetime
 
 from services import inbox, stats
-from services.contracts.actions import ComplaintResolved
+from services.contracts.actions import ComplaintReassigned, ComplaintResolved
 from services.contracts.complaints import (
     ComplaintRated,
     ComplaintRouted,
@@ -28,13 +30,46 @@ DECISIONS = frozenset({ComplaintRouted.TYPE, ComplaintTriageNeeded.TYPE})
 COUNTED = DECISIONS | {ComplaintResolved.TYPE, ComplaintStatusUpdated.TYPE, ComplaintRated.TYPE}
 
 
+def _dims(doc: Doc) -> Doc:
+    return {
+        "category": doc.get("category") or stats.NONE,
+        "department": doc.get("department") or stats.NONE,
+        "district": str(doc.get("district") or stats.NONE)[:100],
+    }
+
+
 def _keys(doc: Doc, at: datetime) -> list[Doc]:
-    return stats.rollup_keys(
-        stats.local_day(at),
-        doc.get("category") or stats.NONE,
-        doc.get("department") or stats.NONE,
-        str(doc.get("district") or stats.NONE)[:100],
-    )
+    dims = _dims(doc)
+    return stats.rollup_keys(stats.local_day(at), dims["category"], dims["department"], dims["district"])
+
+
+async def _move_submission(envelope: Envelope, doc: Doc, *, store: Store) -> bool:
+    """A reassignment moves the complaint's submission to its new category and department, so a
+    complaint sent to triage and then reassigned is not left counted under the triage guess (``other``).
+
+    The record keeps where its submission was counted (``counted_as``); one predating that field was
+    counted under the reassignment's ``from_*``."""
+    if envelope.id not in doc.get("applied_events", ()):
+        return False
+    counted = doc.get("counted_as")
+    if counted is None:
+        action = envelope.payload(ComplaintReassigned)
+        counted = {
+            **_dims(doc),
+            "category": action.from_category or stats.NONE,
+            "department": action.from_department or stats.NONE,
+        }
+    now = _dims(doc)
+    if counted == now:
+        return False
+    if not await stats.claim(store, doc["_id"], envelope.id, {"counted_as": now}):
+        return False
+    day = stats.local_day(doc["created_at"])
+    before = {k["_id"]: k for k in stats.rollup_keys(day, *(counted[d] for d in stats.DIMENSIONS))}
+    after = {k["_id"]: k for k in stats.rollup_keys(day, *(now[d] for d in stats.DIMENSIONS))}
+    await stats.add(store, [k for i, k in before.items() if i not in after], stats.increments(submitted=-1))
+    await stats.add(store, [k for i, k in after.items() if i not in before], stats.increments(submitted=1))
+    return True
 
 
 async def count(envelope: Envelope, *, store: Store) -> bool:
@@ -45,6 +80,8 @@ async def count(envelope: Envelope, *, store: Store) -> bool:
     if doc is None:
         return False
     await inbox.sync(store, doc)
+    if envelope.type == ComplaintReassigned.TYPE:
+        return await _move_submission(envelope, doc, store=store)
     if envelope.type not in COUNTED:
         return False
     if envelope.type == ComplaintStatusUpdated.TYPE:
@@ -74,7 +111,8 @@ async def count(envelope: Envelope, *, store: Store) -> bool:
         due: datetime | None = doc.get("due_at")
         inc = stats.increments(resolved_hours=hours, in_sla=None if due is None else resolved_at <= due)
         at = resolved_at
-    if not await stats.claim(store, doc["_id"], envelope.id):
+    counted_as = {"counted_as": _dims(doc)} if envelope.type in DECISIONS else None
+    if not await stats.claim(store, doc["_id"], envelope.id, counted_as):
         return False
     await stats.add(store, _keys(doc, at), inc)
     log.debug("counted", extra={"complaint_id": doc["_id"], "event_id": envelope.id})

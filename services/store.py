@@ -6,9 +6,10 @@ Only features that MongoDB-compatible servers such as FerretDB v1 share with Mon
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import ASCENDING, AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
@@ -27,14 +28,21 @@ class Store:
         self.db: AsyncDatabase[Doc] = client[database]
 
     @classmethod
-    def connect(cls, settings: MongoSettings, *, app_name: str = "pasokh") -> Store:
-        """Create the client (connections are opened lazily, on first use)."""
+    def connect(
+        cls,
+        settings: MongoSettings,
+        *,
+        app_name: str = "pasokh",
+        listeners: Sequence[monitoring.CommandListener] = (),
+    ) -> Store:
+        """Create the client (connections are opened lazily); ``listeners`` see every command it sends."""
         client: AsyncMongoClient[Doc] = AsyncMongoClient(
             settings.require_uri(),
             appname=app_name,
             serverSelectionTimeoutMS=settings.timeout_ms,
             connectTimeoutMS=settings.timeout_ms,
             tz_aware=True,
+            event_listeners=list(listeners),
         )
         return cls(client, settings.database)
 

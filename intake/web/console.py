@@ -7,7 +7,6 @@ the session's CSRF token; sessions are signed, HttpOnly, SameSite=Lax cookies (i
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import secrets
 from datetime import UTC, datetime
@@ -39,7 +38,6 @@ from services.contracts.actions import (
 )
 from services.errors import PasokhError
 from services.lifecycle import STATUSES, TRANSITIONS
-from services.store import Doc, Store
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 LOGIN_CSRF_COOKIE = "pasokh_login_csrf"
@@ -168,32 +166,7 @@ def _department_scope(user: User, taxonomy_triage: str) -> list[str] | None:
     return sorted(user.departments)
 
 
-INBOX_STATUSES = ["routed", "acknowledged", "reopened"]
-_NEVER = datetime.max.replace(tzinfo=UTC)
-
-
-async def _inbox_rows(
-    store: Store, departments: list[str], statuses: list[str], common: dict[str, Any], *, limit: int
-) -> list[Doc]:
-    """The first ``limit`` open complaints by due time among (department, status) pairs.
-
-    From the inbox read model (services/inbox.py), one equality query per pair, merged here: FerretDB
-    (the local MongoDB-wire server) hands plain equalities to its backend but filters ``$in`` itself
-    after reading every document (docs/web.md).
-    """
-
-    async def one(department: str, status: str) -> list[Doc]:
-        query = {"department": department, "status": status, **common}
-        found: list[Doc] = (
-            await inbox_model.collection(store).find(query).sort("due_at", 1).limit(limit).to_list()
-        )
-        return found
-
-    await ensure_indexes_once(store)
-    found = await asyncio.gather(*(one(d, s) for d in departments for s in statuses))
-    rows = [row for batch in found for row in batch]
-    rows.sort(key=lambda row: (row.get("due_at") or _NEVER, row["_id"]))
-    return rows[:limit]
+INBOX_STATUSES = frozenset({"routed", "acknowledged", "reopened"})
 
 
 @router.get("/inbox", response_model=None)
@@ -204,9 +177,12 @@ async def inbox(
     category: str = "",
     department: str = "",
     overdue: str = "",
+    flagged: str = "",
+    after: str = "",
     page: int = 1,
 ) -> Response:
-    """Open complaints of the user's departments, most urgent due time first, with filters."""
+    """Open complaints of the user's departments, most urgent due time first, with filters; 50 per
+    page, each page continuing after the last row of the one before (``after``)."""
     user = await _user(request)
     if user is None:
         return _to_login(request)
@@ -214,33 +190,40 @@ async def inbox(
     taxonomy = intake.taxonomy
     scope = _department_scope(user, taxonomy.triage_department)
     departments = scope if scope is not None else sorted(taxonomy.departments)
-    wanted = [department] if department in departments else departments
-    statuses = [status] if status in inbox_model.LISTED else INBOX_STATUSES
-    common: dict[str, Any] = {}
-    if district:
-        common["district"] = district
-    if category in taxonomy.categories:
-        common["category"] = category
+    if department in departments:
+        wanted: list[str] | None = [department]
+    else:
+        wanted = scope  # None: every department, read through the markers of all departments
     now = datetime.now(UTC)
-    if overdue:
-        common["due_at"] = {"$lt": now}
-    page = max(1, min(page, 100))
-    rows = await _inbox_rows(intake.store, wanted, statuses, common, limit=page * PAGE_SIZE + 1)
-    rows = rows[(page - 1) * PAGE_SIZE :]
+    key = inbox_model.parse_after(after) if after else None
+    query = inbox_model.Query(
+        departments=wanted,
+        statuses=frozenset({status}) if status in inbox_model.LISTED else INBOX_STATUSES,
+        district=district or None,
+        category=category if category in taxonomy.categories else None,
+        due_before=now if overdue else None,
+        flagged=bool(flagged),
+        after=key,
+    )
+    await ensure_indexes_once(intake.store)
+    rows = await inbox_model.page(intake.store, query, limit=PAGE_SIZE + 1)
+    page = max(1, page) if key is not None else 1
     filters = {
         "status": status,
         "district": district,
         "category": category,
         "department": department,
         "overdue": overdue,
+        "flagged": flagged,
     }
     more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
     return _page(
         request,
         user,
         "inbox.html.j2",
         {
-            "rows": rows[:PAGE_SIZE],
+            "rows": rows,
             "filters": filters,
             "statuses": [s for s in STATUSES if s in inbox_model.LISTED],
             "departments": [taxonomy.departments[d] for d in departments if d in taxonomy.departments],
@@ -248,8 +231,10 @@ async def inbox(
             "districts": list(district_map().districts.values()),
             "now": now,
             "page": page,
-            "next_page": urlencode({**filters, "page": page + 1}) if more else None,
-            "prev_page": urlencode({**filters, "page": page - 1}) if page > 1 else None,
+            "next_page": urlencode({**filters, "after": inbox_model.after_token(rows[-1]), "page": page + 1})
+            if more
+            else None,
+            "prev_page": urlencode(filters) if page > 1 else None,
         },
     )
 

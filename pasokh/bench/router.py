@@ -7,6 +7,11 @@ is filled with N realistic complaints (texts of pasokh.bench.corpus, places spre
 districts, some with a map location), then one router process starts and drains it. The rate is
 measured from the first decision to the last, by the offsets of ``pasokh.complaints.events``, where
 the router announces every decision. Everything shares the machine's cores.
+
+Also reported: the router's MongoDB commands (round trips) and written documents per complaint, from
+its ``/metrics`` (``pasokh_router_mongo_commands_total``, ``pasokh_router_mongo_documents_total``,
+counted by a PyMongo command listener, router/metrics.py), and the seconds its batches spent in each
+step, from their ``batch decided`` log lines (the router runs at log level INFO here).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import random
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +31,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from kafka import KafkaConsumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
 from pasokh.bench.corpus import COMPLAINTS
@@ -77,6 +84,17 @@ async def fill(servers: str, n: int) -> float:
     return time.monotonic() - started
 
 
+def _partitions(consumer: KafkaConsumer, topic: str, timeout: float = 60.0) -> list[TopicPartition]:
+    """The topic's partitions, once the consumer's metadata knows them (a fresh consumer may not yet:
+    counting over no partitions would wait for ever)."""
+    deadline = time.monotonic() + timeout
+    while not (found := consumer.partitions_for_topic(topic)):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topic {topic} has no partitions after {timeout} s")
+        time.sleep(0.2)
+    return [TopicPartition(topic, p) for p in sorted(found)]
+
+
 def _events(consumer: KafkaConsumer, partitions: list[TopicPartition]) -> int:
     return int(sum(consumer.end_offsets(partitions).values()))
 
@@ -84,6 +102,45 @@ def _events(consumer: KafkaConsumer, partitions: list[TopicPartition]) -> int:
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def mongo_counts(port: int) -> tuple[dict[str, float], dict[str, float]]:
+    """The router's MongoDB commands and written documents so far, by command (its /metrics page)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    counts: dict[str, dict[str, float]] = {"commands": {}, "documents": {}}
+    for family in text_string_to_metric_families(text):
+        kind = {"pasokh_router_mongo_commands": "commands", "pasokh_router_mongo_documents": "documents"}
+        if family.name in kind:
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    counts[kind[family.name]][sample.labels["command"]] = sample.value
+    return counts["commands"], counts["documents"]
+
+
+STEPS = ("decide", "duplicates", "update", "insert", "publish")
+
+
+def batch_steps(log: Path) -> dict[str, float]:
+    """The router's time in each step of its batches, summed over the run (its "batch decided" lines)."""
+    totals = dict.fromkeys(("batches", *STEPS), 0.0)
+    for line in log.read_text(errors="replace").splitlines():
+        if '"batch decided"' not in line:
+            continue
+        try:
+            record = json.loads(line[line.index("{") :])
+        except ValueError:
+            continue
+        totals["batches"] += 1
+        for step in STEPS:
+            totals[step] += float(record.get(step, 0.0))
+    return {k: round(v, 2) for k, v in totals.items()}
+
+
+def _per(counts: dict[str, float], n: int) -> dict[str, float]:
+    figures = {name: round(value / n, 3) for name, value in sorted(counts.items()) if n}
+    figures["total"] = round(sum(counts.values()) / n, 3) if n else 0.0
+    return figures
 
 
 async def write_received(uri: str, database: str, n: int) -> None:
@@ -112,9 +169,7 @@ def run(
     with tempfile.TemporaryDirectory(prefix="pasokh-bench-router-") as tmp:
         infra = LocalInfra(settings, Path(tmp) / "infra", log=False).start()
         consumer = KafkaConsumer(bootstrap_servers=infra.bootstrap_servers)
-        events = [
-            TopicPartition(topics.EVENTS, p) for p in sorted(consumer.partitions_for_topic(topics.EVENTS))
-        ]
+        events = _partitions(consumer, topics.EVENTS)
         before = _events(consumer, events)
         fill_seconds = asyncio.run(fill(infra.bootstrap_servers, n))
         port = free_port()
@@ -127,7 +182,7 @@ def run(
             "PASOKH_ROUTER__PORT": str(port),
             "PASOKH_MONGO__DATABASE": database,
             "PASOKH_DATA_DIR": str(Path(tmp) / "var"),
-            "PASOKH_LOG_LEVEL": "WARNING",
+            "PASOKH_LOG_LEVEL": "INFO",  # one line per batch, with the time of each step (router/batch.py)
             **(extra_env or {}),
         }
         process = ManagedProcess(
@@ -153,6 +208,7 @@ def run(
                 time.sleep(0.2)
             end = time.monotonic()
             cpu = _cpu_seconds(pid) - cpu_start
+            commands, documents = mongo_counts(port)
             measured = done - first_count
             seconds = end - first_at if first_at else 0.0
             return {
@@ -167,6 +223,10 @@ def run(
                 "local_mongo": os.environ.get("PASOKH_LOCAL_MONGO", "default"),
                 "received_records_first": received,
                 "complete": done >= n,
+                # Over the whole run (start-up and timers included), per complaint decided.
+                "mongo_round_trips_per_complaint": _per(commands, done),
+                "mongo_documents_written_per_complaint": _per(documents, done),
+                "batch_steps_seconds": batch_steps(Path(tmp) / "r.log"),
             }
         finally:
             consumer.close()
@@ -183,6 +243,12 @@ def main(*, n: int, timeout: float, received: bool, as_json: bool) -> None:
         f"MongoDB server: {r['local_mongo']}; received records stored first: {r['received_records_first']}; "
         f"filling the topic took {r['fill_seconds']} s)"
     )
+    trips, written = r["mongo_round_trips_per_complaint"], r["mongo_documents_written_per_complaint"]
+    print(
+        f"MongoDB per complaint: {trips['total']} round trips, {written['total']} documents written "
+        f"(round trips by command: {trips}; documents by command: {written})"
+    )
+    print(f"seconds in each step of the router's batches, summed: {r['batch_steps_seconds']}")
     if not r["complete"]:
         print("timed out before every complaint was decided", file=sys.stderr)
     if as_json:

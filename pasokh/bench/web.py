@@ -4,16 +4,19 @@ Run: ``pasokh bench web [--complaints 100000] [--requests 200] [--json]``.
 
 Stores ``--complaints`` complaints (17 categories, 12 districts, a year of submissions, most of them
 resolved, timelines of 2–4 entries) in a database of its own on the MongoDB-wire server (started unless
-PASOKH_MONGO__URI names one), with the public rollups and the inbox entries the router would have kept
-for them. Then intake
-runs in this process and each page is requested ``--requests`` times, one at a time, through the ASGI
-interface: the figures are server time (routing, session, MongoDB queries, rendering), no network.
+PASOKH_MONGO__URI names one), with the public rollups the router would have kept for them; then the
+staff inbox's read model is built by ``services.inbox.backfill`` (what ``pasokh inbox backfill`` does
+after an upgrade; timed too). Then intake runs in this process and each page is requested
+``--requests`` times, one at a time, through the ASGI interface: the figures are server time
+(routing, session, MongoDB queries, rendering), no network. The inbox is timed for department staff
+and for a supervisor (all departments), unfiltered, on its second page and with each filter.
 The measured pages only read, so no Kafka is started (an in-memory publisher stands in for it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import random
 import re
@@ -95,6 +98,10 @@ def complaints(n: int, taxonomy: Taxonomy, seed: int = 1) -> Iterator[Doc]:
             timeline.append({"type": "resolved", "at": resolved, "event_id": f"e{i}d", "public": True})
             if rng.random() < 0.4:
                 doc["rating"] = rng.randint(1, 5)
+        if status == "reopened":  # a citizen's reopening flags the complaint for a supervisor
+            reopened = doc["resolved_at"] + timedelta(days=rng.randint(1, 5))
+            doc["needs_supervisor"] = True
+            doc["supervisor_flag"] = {"reason": "هنوز درست نشده", "at": reopened, "by": "citizen"}
         doc["timeline"] = timeline
         yield doc
 
@@ -135,10 +142,6 @@ async def seed(store: Store, n: int, taxonomy: Taxonomy) -> list[Doc]:
     docs = list(complaints(n, taxonomy))
     for start in range(0, n, 2000):
         await store.complaints.insert_many(docs[start : start + 2000], ordered=False)
-    entries = [e for doc in docs if (e := inbox.entry(doc)) is not None]
-    for start in range(0, len(entries), 2000):
-        await inbox.collection(store).insert_many(entries[start : start + 2000], ordered=False)
-    await inbox.ensure_indexes(store)
     ops = rollups(docs)
     for start in range(0, len(ops), 1000):
         await store.db[stats.COLLECTION].bulk_write(ops[start : start + 1000], ordered=False)
@@ -154,6 +157,15 @@ async def sign_in(client: httpx.AsyncClient, username: str) -> None:
     )
     if answer.status_code != 303:
         raise RuntimeError(f"sign-in failed: {answer.status_code}")
+
+
+async def next_page(client: httpx.AsyncClient) -> str:
+    """The URL of the inbox's second page (the link the first page shows)."""
+    first = await client.get("/console/inbox")
+    link = re.search(r'<nav class="pages"[^>]*>.*?<a href="\?([^"]+)">', first.text, re.S)
+    if link is None:
+        raise RuntimeError("the inbox has no second page")
+    return "/console/inbox?" + html.unescape(link.group(1))
 
 
 async def timed(client: httpx.AsyncClient, urls: list[str]) -> dict[str, float]:
@@ -195,6 +207,11 @@ async def measure(mongo_uri: str, n: int, requests: int) -> dict[str, Any]:
         docs = await seed(intake.store, n, intake.taxonomy)
         seeded = time.perf_counter() - started
         print(f"{n:,} complaints stored in {seeded:.1f} s", flush=True)
+        # The inbox read model as an upgrade builds it for complaints stored before it existed.
+        started = time.perf_counter()
+        built = await inbox.backfill(intake.store)
+        backfilled = time.perf_counter() - started
+        print(f"inbox backfill: {built} in {backfilled:.1f} s", flush=True)
         await accounts.create_user(
             intake.store,
             username="lighting",
@@ -208,7 +225,12 @@ async def measure(mongo_uri: str, n: int, requests: int) -> dict[str, Any]:
         )
         rng = random.Random(2)
         transport = httpx.ASGITransport(app=app)
-        results: dict[str, Any] = {"complaints": n, "seed_seconds": round(seeded, 1)}
+        results: dict[str, Any] = {
+            "complaints": n,
+            "seed_seconds": round(seeded, 1),
+            "backfill_seconds": round(backfilled, 1),
+            "inbox_entries": built["written"],
+        }
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as public:
             results["transparency"] = await timed(public, ["/transparency"] * requests)
             results["open_data_json"] = await timed(public, ["/open-data/stats.json"] * requests)
@@ -216,17 +238,40 @@ async def measure(mongo_uri: str, n: int, requests: int) -> dict[str, Any]:
             await sign_in(staff, "lighting")
             districts = [f"/console/inbox?district={rng.randint(1, 12)}" for _ in range(requests)]
             results["inbox_department"] = await timed(staff, ["/console/inbox"] * requests)
+            results["inbox_department_page2"] = await timed(staff, [await next_page(staff)] * requests)
             results["inbox_department_district"] = await timed(staff, districts)
             results["inbox_department_overdue"] = await timed(staff, ["/console/inbox?overdue=1"] * requests)
+            for status in ("routed", "acknowledged", "reopened"):
+                results[f"inbox_department_status_{status}"] = await timed(
+                    staff, [f"/console/inbox?status={status}"] * requests
+                )
+            results["inbox_department_category"] = await timed(
+                staff, ["/console/inbox?category=lighting"] * requests
+            )
             lighting = [d["_id"] for d in docs if d["department"] == "lighting"]
             results["detail"] = await timed(
                 staff, [f"/console/complaints/{rng.choice(lighting)}" for _ in range(requests)]
             )
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as supervisor:
             await sign_in(supervisor, "supervisor")
-            # Every department's open complaints at once: slow on FerretDB, so fewer samples (docs/web.md).
-            few = max(10, requests // 10)
-            results["inbox_supervisor_all"] = await timed(supervisor, ["/console/inbox"] * few)
+            # Every department's open complaints at once, then each filter over every department.
+            codes = list(intake.taxonomy.categories)
+            variants = {
+                "inbox_supervisor_all": ["/console/inbox"] * requests,
+                "inbox_supervisor_page2": [await next_page(supervisor)] * requests,
+                "inbox_supervisor_status": ["/console/inbox?status=acknowledged"] * requests,
+                "inbox_supervisor_district": [
+                    f"/console/inbox?district={rng.randint(1, 12)}" for _ in range(requests)
+                ],
+                "inbox_supervisor_category": [
+                    f"/console/inbox?category={rng.choice(codes)}" for _ in range(requests)
+                ],
+                "inbox_supervisor_overdue": ["/console/inbox?overdue=1"] * requests,
+                "inbox_supervisor_department": ["/console/inbox?department=waste"] * requests,
+                "inbox_supervisor_flagged": ["/console/inbox?flagged=1"] * requests,
+            }
+            for name, urls in variants.items():
+                results[name] = await timed(supervisor, urls)
         return results
     finally:
         await intake.store.client.drop_database(database)

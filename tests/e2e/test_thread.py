@@ -112,6 +112,13 @@ def test_redelivered_submission_changes_nothing(
     assert db.notifications.count_documents({"complaint_id": accepted["id"], "state": "sent"}) == 1
     routed_ids = {json.loads(v)["id"] for k, v in processed if k == key and b"complaint.routed" in v}
     assert len(routed_ids) == 1, "a redelivery must announce the same decision under the same event id"
+    # Listed in the staff inbox and counted in the public rollups once, when decided (router/bookkeeping.py):
+    # every decided complaint is counted once, however often its events were delivered or read back.
+    entry = db.inbox.find_one({"_id": accepted["id"]})
+    assert entry is not None and entry["status"] == "routed" and entry["tracking_code"] == code
+    total = db.stats.find_one({"_id": "all|-|total|-"})
+    assert total is not None
+    assert total["submitted"] == db.complaints.count_documents({"counted_events": {"$exists": True}})
 
 
 def test_unclear_complaint_goes_to_triage(system: PasokhUp, sms: SmsCapture) -> None:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from router import actions
 from router.stats import count
 from services import inbox, records, stats
-from services.contracts.actions import ComplaintResolved
-from services.contracts.complaints import ComplaintRated
+from services.contracts.actions import ComplaintReassigned, ComplaintResolved
+from services.contracts.complaints import ComplaintRated, ComplaintTriageNeeded
 from services.contracts.envelope import Envelope, EventPayload, from_kafka, new_event, to_kafka
 from services.store import Store
 from tests.factories import routed, submitted
@@ -89,3 +89,50 @@ async def test_each_event_counts_once_and_only_when_it_was_applied(store: Store)
     assert stored is not None and stored["rating"] == 4
     days = await store.db[stats.COLLECTION].count_documents({"scope": "day"})
     assert days == 2  # one fine-grained rollup per (day, category, department, district)
+
+
+async def test_a_triaged_complaint_reassigned_by_staff_counts_under_its_new_category(store: Store) -> None:
+    sub = submitted(district="4")
+    guess = routed(sub, category="other", department="triage")
+    decision = ComplaintTriageNeeded(**guess.model_dump())
+    event = envelope(decision, sub.complaint_id)
+    now = records.store_precision(datetime.now(UTC))
+    await records.apply_decision(
+        store, sub, decision, submitted_event_id="s", decision_event_id=event.id, status="triage", at=now
+    )
+    assert await count(event, store=store) is True
+    reassigned = envelope(
+        ComplaintReassigned(
+            complaint_id=sub.complaint_id,
+            actor_id="user:op",
+            actor_name="Operator",
+            at=records.store_precision(datetime.now(UTC)),
+            from_department="triage",
+            to_department="lighting",
+            from_category="other",
+            to_category="lighting",
+            reason="a street light",
+        ),
+        sub.complaint_id,
+    )
+    assert await count(reassigned, store=store) is False, "not applied to the record yet"
+    assert await actions.apply_action(reassigned, store=store) is True
+    assert await count(reassigned, store=store) is True
+    assert await count(reassigned, store=store) is False  # redelivered
+    resolved = resolution(sub.complaint_id)
+    assert await actions.apply_action(resolved, store=store) is True
+    assert await count(resolved, store=store) is True
+
+    summary = await stats.summary(store)
+    assert summary.total.submitted == 1 and summary.total.resolved == 1
+    lighting = summary.by["category"]["lighting"]
+    assert (lighting.submitted, lighting.resolved) == (1, 1)
+    assert summary.by["category"].get("other", stats.Figures()).submitted == 0
+    assert summary.by["department"]["lighting"].submitted == 1
+    assert summary.by["department"].get("triage", stats.Figures()).submitted == 0
+    assert summary.by["district"]["4"].submitted == 1
+    days = await store.db[stats.COLLECTION].find({"scope": "day"}).to_list()
+    assert {(d["category"], d["department"], d.get("submitted")) for d in days} >= {
+        ("lighting", "lighting", 1),
+    }
+    assert all(d.get("submitted", 0) == 0 for d in days if d["category"] == "other")
