@@ -13,6 +13,7 @@ from intake.bootstrap import Intake
 from intake.limits import BodyLimitMiddleware, ClientRateLimitMiddleware, NulRejectMiddleware
 from intake.metrics import MetricsMiddleware
 from intake.routes import admin, complaints, contracts, events, health, sms, staff
+from services import collector
 
 
 def create_app(intake: Intake) -> FastAPI:
@@ -21,6 +22,7 @@ def create_app(intake: Intake) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await intake.start()
+        collector.tune(intake.settings.gc_threshold)
         try:
             yield
         finally:

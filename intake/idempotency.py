@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
@@ -18,8 +20,41 @@ from intake.errors import IdempotencyConflict, IdempotencyMismatch
 from services.errors import DependencyUnavailable
 from services.store import Store
 
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+
+# The header as OpenAPI describes it, for a route that reads it with :func:`key_of` (``openapi_extra``).
+OPENAPI_PARAMETER: dict[str, Any] = {
+    "name": HEADER,
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "title": HEADER},
+}
+
 # A request holds its key at most this long; after that a retry takes the key over.
 STALE_AFTER = timedelta(minutes=2)
+
+
+def key_of(request: Request) -> str | None:
+    """The request's ``Idempotency-Key``, None without one; 422 when it is empty or too long.
+
+    What a ``Header(min_length=1, max_length=255)`` parameter checks, without FastAPI resolving a
+    dependency on every request of a hot route.
+    """
+    key = request.headers.get(HEADER)
+    if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
+        problem = "empty" if not key else f"longer than {MAX_KEY_LENGTH} characters"
+        raise RequestValidationError(
+            [
+                {
+                    "type": "string_length",
+                    "loc": ("header", HEADER),
+                    "msg": f"the key is {problem}",
+                    "input": key,
+                }
+            ]
+        )
+    return key
 
 
 def fingerprint(body: bytes) -> str:

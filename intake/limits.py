@@ -5,7 +5,24 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from intake.errors import BodyTooLarge, NulInInput, error_response
+from intake.open311 import render as open311_render
+from intake.open311.errors import from_pasokh
 from intake.ratelimit import RateLimited, TokenBuckets
+from services.errors import PasokhError
+
+OPEN311_PREFIX = "/open311/"
+
+
+def refusal(scope: Scope, exc: PasokhError) -> ASGIApp:
+    """The answer to a request refused before any handler: Open311's error document on its paths
+    (``.json`` or ``.xml`` as the path asks), intake's JSON error (fa + en) everywhere else."""
+    path = scope.get("path", "")
+    if path.startswith(OPEN311_PREFIX):
+        refused = from_pasokh(exc)
+        problems = [(refused.code, refused.description)]
+        fmt = open311_render.format_of_path(path)
+        return open311_render.errors(fmt, refused.status, problems, headers=refused.headers)
+    return error_response(exc)
 
 
 class BodyLimitMiddleware:
@@ -25,7 +42,7 @@ class BodyLimitMiddleware:
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None:
             if not declared.isdigit() or int(declared) > self.max_bytes:
-                await error_response(BodyTooLarge())(scope, receive, send)
+                await refusal(scope, BodyTooLarge())(scope, receive, send)
                 return
             await self.app(scope, receive, send)
             return
@@ -38,7 +55,7 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await error_response(BodyTooLarge())(scope, receive, send)
+                await refusal(scope, BodyTooLarge())(scope, receive, send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -75,7 +92,7 @@ class ClientRateLimitMiddleware:
             try:
                 self.buckets.take(client[0] if client else "unknown")
             except RateLimited as exc:
-                await error_response(exc)(scope, receive, send)
+                await refusal(scope, exc)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -106,7 +123,7 @@ class NulRejectMiddleware:
             await self.app(scope, receive, send)
             return
         if _has_nul(scope.get("raw_path") or b"") or _has_nul(scope.get("query_string", b"")):
-            await error_response(NulInInput())(scope, receive, send)
+            await refusal(scope, NulInInput())(scope, receive, send)
             return
         tail = b""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from notifier.app import create_notifier_app
 from notifier.bootstrap import bootstrap
 from notifier.settings import NotifierSettings
+from services import collector
 from services.logs import setup_logging
 from services.worker import run_worker
 
@@ -13,7 +14,9 @@ def main() -> None:
     """Consume complaint events and send SMS until SIGINT/SIGTERM."""
     settings = NotifierSettings()
     setup_logging("notifier", settings.log_level)
-    run_worker(create_notifier_app(bootstrap(settings)), log_level=settings.log_level)
+    app = create_notifier_app(bootstrap(settings))
+    collector.tune(settings.gc_threshold)
+    run_worker(app, log_level=settings.log_level)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ The system runs as in production, one process per service (intake, router, notif
 and a MongoDB-wire server of its own, the notifier's ``http`` SMS provider pointed at a local gateway
 that keeps every request. A load thread submits complaints at a fixed rate, each with its own phone.
 Meanwhile, by schedule: ``kill -9`` of router, notifier and intake (each restarted at once), a restart
-of the Kafka broker and one of the MongoDB-wire server. After the load, the run waits until every
+of the Kafka broker and one of the MongoDB-wire server, and a graceful stop (SIGTERM) and restart of
+the router and of the notifier. After the load, the run waits until every
 accepted complaint is decided and its citizen has the SMS about it, then checks:
 
 - every complaint that got a 202 is stored and decided (routed, triage or duplicate);
@@ -40,7 +41,9 @@ from pasokh.launcher import Service, stop_services, wait_ready
 from services.settings import MongoSettings, PasokhSettings
 from services.store import Store
 
-FAULTS = ("router", "notifier", "intake", "kafka", "mongo")
+# A service name alone is ``kill -9``; ``…-stop`` is a graceful stop (SIGTERM, as in a rolling
+# update), where a worker must not acknowledge what it had not finished.
+FAULTS = ("router", "notifier", "intake", "kafka", "mongo", "router-stop", "notifier-stop")
 DECIDED = ("routed", "triage", "duplicate")
 
 
@@ -87,8 +90,11 @@ class Load:
         self._stop.set()
 
 
-def _restart_service(service: Service) -> None:
-    service.process.kill()
+def _restart_service(service: Service, *, graceful: bool = False) -> None:
+    if graceful:
+        service.process.stop(timeout=30)
+    else:
+        service.process.kill()
     service.process.start()
     wait_ready([service], timeout=120)
 
@@ -96,6 +102,8 @@ def _restart_service(service: Service) -> None:
 def _restart(infra: LocalInfra, services: dict[str, Service], target: str) -> None:
     if target in services:
         _restart_service(services[target])
+    elif target.endswith("-stop") and target.removesuffix("-stop") in services:
+        _restart_service(services[target.removesuffix("-stop")], graceful=True)
     elif target == "kafka":
         assert infra.kafka is not None
         infra.kafka.stop()

@@ -84,9 +84,14 @@ def sms() -> None:
     show_default=True,
     help="Only these languages; repeat for several.",
 )
-def sms_preview(languages: tuple[str, ...]) -> None:
+@click.option(
+    "--mail/--no-mail", default=True, show_default=True, help="Also print the department e-mail notices."
+)
+def sms_preview(languages: tuple[str, ...], mail: bool) -> None:
     """Print every SMS template rendered with sample data, its segment count and budget; exit 1 if
-    any exceeds its budget (budgets and time zone from PASOKH_POLICY__*)."""
+    any exceeds its budget (budgets and time zone from PASOKH_POLICY__*). Then the department e-mail
+    notices (subject and body) of every event that sends one."""
+    from notifier.mail import MAIL_EVENTS, PREFIX, sample_notice
     from notifier.messages import CATALOG, sample
     from notifier.policy import budget
     from notifier.segments import segments
@@ -103,6 +108,10 @@ def sms_preview(languages: tuple[str, ...]) -> None:
             click.echo(f"== {template} [{language}] {cost}/{allowed} segments, {len(text)} chars: {verdict}")
             click.echo(text)
             click.echo()
+    for event in MAIL_EVENTS if mail else ():
+        for language in languages:
+            subject, body = sample_notice(event.removeprefix(PREFIX), language, timezone=policy.timezone)
+            click.echo(f"== e-mail {event.removeprefix(PREFIX)} [{language}]\nSubject: {subject}\n\n{body}")
     if over:
         click.echo(f"{over} templates exceed their segment budget", err=True)
         sys.exit(1)
@@ -251,7 +260,8 @@ def bench_classify(data: Path | None, rounds: int, model_dir: Path | None, batch
 )
 @click.option("--json", "as_json", is_flag=True, help="Also print the figures as one JSON line.")
 def bench_router(n: int, timeout: float, received: bool, as_json: bool) -> None:
-    """Complaints decided per second by one router worker draining a filled topic."""
+    """Complaints decided per second by one router worker draining a filled topic, with its MongoDB
+    round trips and written documents per complaint and the time in each step of its batches."""
     from pasokh.bench.router import main as run
 
     run(n=n, timeout=timeout, received=received, as_json=as_json)
@@ -259,7 +269,8 @@ def bench_router(n: int, timeout: float, received: bool, as_json: bool) -> None:
 
 @main.group()
 def keys() -> None:
-    """Manage API keys of partner systems and staff (stored hashed in MongoDB at PASOKH_MONGO__URI)."""
+    """Manage API keys of partner systems and staff (stored hashed in MongoDB at PASOKH_MONGO__URI),
+    and re-seal personal data after PASOKH_SECRET_KEY is rotated (rotate-secret)."""
 
 
 def _with_store(work: Callable[[Store], Awaitable[T]]) -> T:
@@ -322,6 +333,57 @@ def keys_list() -> None:
             else ""
         )
         click.echo(f"{doc['_id']}  {doc['name']}  [{', '.join(doc['scopes'])}]{staff}{revoked}")
+
+
+@keys.command("rotate-secret")
+@click.option(
+    "--batch", default=500, show_default=True, type=click.IntRange(1, 10_000), help="Documents per read."
+)
+@click.option("--dry-run", is_flag=True, help="Count what would be rewritten; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Also print the counts as one JSON line.")
+def keys_rotate_secret(batch: int, dry_run: bool, as_json: bool) -> None:
+    """Re-seal and re-hash stored phone numbers under PASOKH_SECRET_KEY.
+
+    Run after PASOKH_SECRET_KEY was replaced and the old key moved to PASOKH_SECRET_KEYS_PREVIOUS
+    (docs/operations.md, "Rotating keys"). Works in batches, may be interrupted and run again;
+    exits 1 while documents are left that still need a previous key.
+    """
+    import json
+
+    from services import keyrotation
+    from services.privacy import Sealer
+    from services.settings import PasokhSettings
+
+    sealer = Sealer.from_settings(PasokhSettings())
+    previous = ", ".join(sealer.previous_key_ids) or "none"
+    click.echo(f"active key id: {sealer.key_id}; previous key ids: {previous}", err=True)
+
+    def progress(name: str, counts: keyrotation.Counts) -> None:
+        click.echo(f"  {name}: {counts.scanned} scanned, {counts.rewritten} rewritten", err=True)
+
+    counts = _with_store(
+        lambda store: keyrotation.rotate(store, sealer, batch=batch, dry_run=dry_run, progress=progress)
+    )
+    verb = "would rewrite" if dry_run else "rewritten"
+    for name, c in counts.items():
+        click.echo(
+            f"{name}: {c.scanned} scanned, {c.rewritten} {verb}, {c.current} already current, "
+            f"{c.unreadable} unreadable, {c.changed_meanwhile} changed meanwhile, {c.orphaned} orphaned"
+        )
+    if as_json:
+        click.echo(json.dumps({"key_id": sealer.key_id, "dry_run": dry_run, **keyrotation.summary(counts)}))
+    unknown = sum(c.unreadable + c.orphaned for c in counts.values())
+    busy = sum(c.changed_meanwhile for c in counts.values())
+    if unknown:
+        click.echo(
+            f"{unknown} documents could not be re-sealed: no key given opens them (add the key that sealed "
+            "them to PASOKH_SECRET_KEYS_PREVIOUS) or their phone is found nowhere sealed",
+            err=True,
+        )
+    if busy:
+        click.echo(f"{busy} documents changed while being re-sealed: run again", err=True)
+    if unknown or busy:
+        sys.exit(1)
 
 
 @keys.command("revoke")
@@ -390,6 +452,24 @@ def users_disable(username: str) -> None:
 
 
 @main.group()
+def inbox() -> None:
+    """The staff inbox's read model (services/inbox.py) in MongoDB at PASOKH_MONGO__URI."""
+
+
+@inbox.command("backfill")
+def inbox_backfill() -> None:
+    """Build inbox entries and slot markers for every open complaint and drop entries of closed ones:
+    run once after upgrading over stored complaints. Safe while the services run, safe to stop and
+    run again (a second run writes only what is still missing)."""
+    from services import inbox as read_model
+
+    def say(message: str) -> None:
+        click.echo(message, err=True)
+
+    _with_store(lambda store: read_model.backfill(store, progress=say))
+
+
+@main.group()
 def routing() -> None:
     """The city's routing: rules (category × district × time → department), departments, districts.
 
@@ -430,7 +510,8 @@ def routing_show() -> None:
         )
         click.echo(f"  {r.order:>6}  {r.id}: {when or 'always'} → {r.department}")
     click.echo("defaults: " + ", ".join(f"{c}→{cat.department}" for c, cat in taxonomy.categories.items()))
-    click.echo("added departments: " + (", ".join(f"{d.code} ({d.en})" for d in departments) or "-"))
+    added = [f"{d.code} ({d.en}{''.join(' ' + e for e in d.emails)})" for d in departments]
+    click.echo("added departments: " + (", ".join(added) or "-"))
     click.echo("districts: " + ", ".join(districts))
 
 
@@ -503,14 +584,18 @@ def routing_delete_rule(rule_id: str) -> None:
 @click.argument("code")
 @click.option("--fa", required=True, help="Persian name.")
 @click.option("--en", required=True, help="English name.")
-def routing_set_department(code: str, fa: str, en: str) -> None:
-    """Add the department CODE (or rename it)."""
+@click.option(
+    "--email", "emails", multiple=True, help="Mailbox that gets the department's e-mail notices (repeat)."
+)
+def routing_set_department(code: str, fa: str, en: str, emails: tuple[str, ...]) -> None:
+    """Add the department CODE (or rename it, or set its e-mail notice mailboxes: the last call's
+    --email list replaces the earlier one)."""
     from pydantic import ValidationError
 
     from services import rules
 
     try:
-        department = rules.DepartmentIn(code=code, fa=fa, en=en)
+        department = rules.DepartmentIn(code=code, fa=fa, en=en, emails=emails)
     except ValidationError as exc:
         raise click.UsageError(str(exc)) from exc
     _with_store(lambda store: rules.put_department(store, department))
@@ -575,8 +660,9 @@ def infra() -> None:
 @click.option(
     "--data",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help='JSON lines {"text", "label"}; any label set. With --from-store: default router/data/seed.jsonl.',
+    multiple=True,
+    help='JSON lines {"text", "label"}; any label set; repeat to train on several files. With '
+    "--from-store: default the shipped corpus, router/data/seed.jsonl and seed_more.jsonl.",
 )
 @click.option(
     "--out",
@@ -591,21 +677,22 @@ def infra() -> None:
     "as a new version (PASOKH_MONGO__URI).",
 )
 @click.option("--activate", is_flag=True, help="With --from-store: make the new version active at once.")
-def train(data: Path | None, out: Path | None, from_store: bool, activate: bool) -> None:
+def train(data: tuple[Path, ...], out: Path | None, from_store: bool, activate: bool) -> None:
     """Train a complaint classifier on labelled examples; save it to --out and/or the store."""
     from router import model as m
 
-    if not from_store and (data is None or out is None):
+    if not from_store and (not data or out is None):
         raise click.UsageError("--data and --out are required unless --from-store")
     if activate and not from_store:
         raise click.UsageError("--activate needs --from-store")
-    examples = m.read_jsonl(data or m.default_seed_file())
+    examples = [e for path in data for e in m.read_jsonl(path)] if data else m.read_seed()
     if from_store:
         from router import learning
 
         corrections = _with_store(learning.corrections)
         click.echo(
-            f"{len(examples)} examples from {data or 'the seed corpus'}, {len(corrections)} corrections"
+            f"{len(examples)} examples from {', '.join(map(str, data)) or 'the seed corpus'}, "
+            f"{len(corrections)} corrections"
         )
         examples += corrections
     try:

@@ -67,7 +67,7 @@ class KafkaPublisher(Publisher):
             # duplicate from a retry is dropped downstream by its event id.
             enable_idempotence=False,
             request_timeout_ms=self._settings.request_timeout_ms,
-            linger_ms=2,
+            linger_ms=self._settings.linger_ms,
         )
         try:
             await self._producer.start()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The development key is public on purpose: it only protects a developer's own test data.
 # Outside ``env=dev``/``test`` the validator below refuses it.
@@ -25,6 +26,13 @@ class KafkaSettings(BaseModel):
     topic_partitions: int = Field(default=6, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     request_timeout_ms: int = Field(default=15_000, ge=1_000)
+    linger_ms: int = Field(
+        default=2,
+        ge=0,
+        le=1_000,
+        description="How long intake's producer waits to fill a batch: more means fewer, larger produce "
+        "requests (less broker CPU per complaint) and that much more latency.",
+    )
     session_timeout_seconds: float = Field(
         default=15.0,
         ge=6.0,
@@ -105,7 +113,18 @@ class PasokhSettings(BaseSettings):
     env: Literal["dev", "test", "prod"] = "dev"
     data_dir: Path = Path("var")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    gc_threshold: int = Field(
+        default=10_000,
+        ge=0,
+        description="Allocations between two young-generation garbage collections once a service has "
+        "started (objects alive at start are frozen out of collections); 0 keeps Python's defaults.",
+    )
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    secret_keys_previous: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        default=(),
+        description="Secret keys used before PASOKH_SECRET_KEY, newest first (comma-separated or a JSON "
+        "list): data they sealed still opens and is found until `pasokh keys rotate-secret` re-seals it.",
+    )
     taxonomy_file: Path | None = Field(
         default=None, description="TOML file with the city's categories and departments; default: built-in."
     )
@@ -114,10 +133,22 @@ class PasokhSettings(BaseSettings):
     mongo: MongoSettings = MongoSettings()
     retention: RetentionSettings = RetentionSettings()
 
+    @field_validator("secret_keys_previous", mode="before")
+    @classmethod
+    def _split_previous_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return tuple(json.loads(text))
+            return tuple(part.strip() for part in text.split(",") if part.strip())
+        return value
+
     @model_validator(mode="after")
     def _refuse_dev_secret_in_prod(self) -> PasokhSettings:
         if self.env == "prod" and self.secret_key.get_secret_value() == DEV_SECRET_KEY:
             raise ValueError("PASOKH_SECRET_KEY must be set to a real secret when PASOKH_ENV=prod")
         if len(self.secret_key.get_secret_value()) < 16:
             raise ValueError("PASOKH_SECRET_KEY must be at least 16 characters")
+        if any(len(key.get_secret_value()) < 16 for key in self.secret_keys_previous):
+            raise ValueError("every key in PASOKH_SECRET_KEYS_PREVIOUS must be at least 16 characters")
         return self

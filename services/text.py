@@ -61,11 +61,12 @@ def normalize(text: str) -> str:
     text = to_latin_digits(text)
     text = _strip_marks(text)
     text = _INVISIBLE.sub("", text)
-    # Removing marks can bring together characters that compose (e.g. Hangul jamo).
-    text = unicodedata.normalize("NFC", text)
     text = _SPACES.sub(" ", text)
     text = _SEPARATOR_RUNS.sub(lambda m: " " if " " in m.group(0) else ZWNJ, text)
     text = _STRAY_ZWNJ.sub("", text)
+    # Removing marks and stray ZWNJs can bring together characters that compose (Hangul jamo:
+    # "ᄀ\u200cᅡ" → "가"), so compose once more, last.
+    text = unicodedata.normalize("NFC", text)
     return text.strip(" " + ZWNJ)
 
 

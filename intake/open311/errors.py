@@ -4,12 +4,14 @@ The spec: 404 for a resource that does not exist, 403 for a missing or wrong ``a
 any other request that cannot be fulfilled, including a general service error ("eg CRM is down").
 The body's code may be more specific than the HTTP status; ours is the HTTP status except for a
 service that is down (503, with ``Retry-After``) and a key over its rate (429, the one status the
-spec does not name, also what intake's per-client limit answers on every path).
+spec does not name, also what intake's per-client limit answers on every path) and a body over the
+size limit (400 with code 413). Refusals made before any handler (body size, NUL, the per-client
+rate) take this form too on ``/open311/`` paths (``intake.limits.refusal``).
 """
 
 from __future__ import annotations
 
-from intake.errors import ERRORS, Forbidden, IdempotencyConflict, Unauthorized
+from intake.errors import ERRORS, BodyTooLarge, Forbidden, IdempotencyConflict, Unauthorized
 from intake.ratelimit import RateLimited
 from services.errors import DependencyUnavailable, NotFound, PasokhError
 
@@ -56,6 +58,8 @@ def from_pasokh(exc: PasokhError) -> Open311Error:
         return forbidden(english)
     if isinstance(exc, RateLimited):
         return Open311Error(429, english, headers={"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, BodyTooLarge):
+        return Open311Error(400, english, code=413)
     if isinstance(exc, DependencyUnavailable | IdempotencyConflict):
         return Open311Error(400, english, code=503, headers={"Retry-After": "5"})
     return bad_request(english)

@@ -18,6 +18,7 @@ from typing import Any
 
 from pasokh.bench import vegeta
 from pasokh.bench.corpus import complaint_body
+from pasokh.bench.cpu import CpuMeter, infra_pids
 from pasokh.infra.local import LocalInfra
 from pasokh.infra.process import ManagedProcess, free_port
 from pasokh.launcher import Service, stop_services, wait_ready
@@ -87,8 +88,18 @@ def run(*, rates: list[float], concurrency: int, duration: float, warmup: float)
             )
             results: dict[str, Any] = {"machine": machine(), "load_generator": f"vegeta {vegeta.VERSION}"}
             vegeta.attack(targets, duration=warmup, workers=concurrency)
-            runs = [vegeta.attack(targets, duration=duration, workers=concurrency)]
-            runs += [vegeta.attack(targets, duration=duration, rate=rate) for rate in rates]
+            meter = CpuMeter({"intake": process.pid, **infra_pids(infra.kafka, infra.mongo)})
+
+            def measured(rate: float | None) -> dict[str, Any]:
+                meter.start()
+                if rate is None:
+                    figures = vegeta.attack(targets, duration=duration, workers=concurrency)
+                else:
+                    figures = vegeta.attack(targets, duration=duration, rate=rate)
+                figures["cpu_ms_per_accepted"] = meter.stop(per=figures["accepted"])
+                return figures
+
+            runs = [measured(None)] + [measured(rate) for rate in rates]
             results["runs"] = runs
             results["intake_rss_mib"] = rss_mib(process.pid or 0)
             return results
@@ -111,6 +122,14 @@ def table(results: dict[str, Any]) -> str:
         head = f"{r['mode']:<8}{r['target_rate'] or '-':>10}{r['concurrency'] or '-':>6}{r['sent']:>8}"
         figures = f"{r['accepted_per_s']:>9}{lat['p50']:>9}{lat['p95']:>9}{lat['p99']:>9}{lat['max']:>9}"
         lines.append(f"{head}{figures}  {other or ''}")
+    lines.append(
+        "CPU ms per accepted submission, by process "
+        "(machine = all cores; other = the load generator and the rest):"
+    )
+    for r in results["runs"]:
+        cpu = r.get("cpu_ms_per_accepted", {})
+        label = f"{r['mode']} {r['target_rate'] or ''}".strip()
+        lines.append(f"  {label:<12}" + "  ".join(f"{k} {v}" for k, v in cpu.items()))
     return "\n".join(lines)
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from pasokh.bench import ceiling, vegeta
 from pasokh.bench.corpus import complaint_body
+from pasokh.bench.cpu import CpuMeter, infra_pids
 from pasokh.bench.intake import UNLIMITED, machine, rss_mib
 from pasokh.bench.notifier import AT_ONCE, Gateway
 from pasokh.infra.local import LocalInfra
@@ -161,9 +162,11 @@ def run(*, rates: list[float], duration: float, warmup: float, drain: float, raw
             if warmup:
                 vegeta.attack(targets, duration=warmup, rate=min(rates))
                 _drain(gateway, drain)
+            meter = CpuMeter({s.name: s.process.pid for s in services} | infra_pids(infra.kafka, infra.mongo))
             for rate in rates:
                 sms_before = gateway.requests
                 since = datetime.now(UTC)
+                meter.start()
                 intake = vegeta.attack(targets, duration=duration, rate=rate)
                 until = datetime.now(UTC)
                 waited = _drain(gateway, drain)
@@ -179,6 +182,8 @@ def run(*, rates: list[float], duration: float, warmup: float, drain: float, raw
                         "drain_s": waited,
                         "sms_handed": gateway.requests - sms_before,
                         "end_to_end_per_s": round(routed / span, 1) if span else 0.0,
+                        # Load and drain: what each process spent per complaint routed and told by SMS.
+                        "cpu_ms_per_complaint": meter.stop(per=routed),
                     }
                 )
             results["rss_mib"] = {s.name: rss_mib(s.process.pid or 0) for s in services}
@@ -217,6 +222,12 @@ def table(results: dict[str, Any]) -> str:
             f"{r['submitted_to_routing_sms_ms']['p95']!s:>14}{r['without_routing_sms']:>7}{r['drain_s']:>8}"
             f"{r.get('fraction_of_ceiling')!s:>11}"
         )
+    lines.append(
+        "CPU ms per complaint by process (machine = all cores; other = load generator, gateway, rest):"
+    )
+    for r in results["runs"]:
+        cpu = r.get("cpu_ms_per_complaint", {})
+        lines.append(f"{r['target_rate']:>7g}  " + "  ".join(f"{k} {v}" for k, v in cpu.items()))
     if "ceiling" in results:
         lines.append("raw ceiling on the same servers (per s): " + json.dumps(results["ceiling"]))
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import Any
 
@@ -208,3 +209,51 @@ def test_openapi_documents_the_media_types_actually_served(client: TestClient) -
     schema = paths["/v1/schemas/{name}"]["get"]["responses"]
     assert set(schema["200"]["content"]) == {"application/schema+json"}
     assert set(schema["404"]["content"]) == {"application/json"}
+
+
+@pytest.mark.parametrize("key", ["", "k" * 256])
+def test_an_empty_or_overlong_idempotency_key_is_refused(client: TestClient, key: str) -> None:
+    body = {"text": "چراغ کوچه خاموش است", "district": "3"}
+    response = client.post("/v1/complaints", json=body, headers={"Idempotency-Key": key})
+    error = assert_error(response, 422, "invalid_request")
+    assert error["details"][0]["field"] == "header.Idempotency-Key"
+
+
+def _open311_errors(response: Any, fmt: str) -> list[dict[str, Any]]:
+    if fmt == "json":
+        assert response.headers["content-type"].startswith("application/json")
+        errors: list[dict[str, Any]] = response.json()
+        return errors
+    assert response.headers["content-type"].startswith(("application/xml", "text/xml"))
+    root = ET.fromstring(response.content)
+    assert root.tag == "errors"
+    return [{"code": int(e.findtext("code") or 0), "description": e.findtext("description")} for e in root]
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_refusals_before_any_handler_take_open311_s_error_form_on_its_paths(
+    client: TestClient, fmt: str
+) -> None:
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    too_big = client.post(f"/open311/v2/requests.{fmt}", content=b"a" * (MAX_BODY + 1), headers=form)
+    nul = client.get(f"/open311/v2/services.{fmt}", params={"jurisdiction_id": "a\x00b"})
+    for response, code in ((too_big, 413), (nul, 400)):
+        assert response.status_code == 400, response.text
+        (error,) = _open311_errors(response, fmt)
+        assert error["code"] == code and error["description"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_the_per_client_rate_limit_answers_open311_s_error_form_on_its_paths(fmt: str) -> None:
+    settings = IntakeSettings(
+        mongo={"uri": "mongodb://127.0.0.1:1/"},
+        kafka={"bootstrap_servers": "127.0.0.1:1"},
+        intake={"rate_limits": {"ip_burst": 1, "ip_per_minute": 1}},
+    )
+    limited = TestClient(create_app(bootstrap(settings, publisher=InMemoryPublisher())))  # no lifespan
+    limited.get(f"/open311/v2/services.{fmt}")
+    refused = limited.get(f"/open311/v2/services.{fmt}")
+    limited.close()
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    (error,) = _open311_errors(refused, fmt)
+    assert error["code"] == 429

@@ -327,3 +327,9 @@ def test_fold_is_idempotent_on_stretched_and_mixed_text(text: str) -> None:
     once = fold(text)
     assert fold(once) == once
     assert normalize(normalize(text)) == normalize(text)
+
+
+def test_normalize_composes_what_removing_a_stray_zwnj_brings_together() -> None:
+    # Found by hypothesis: jamo split by a ZWNJ composed only on the second pass.
+    once = normalize("ᄀ\u200cᅡ")
+    assert once == "가" and normalize(once) == once
