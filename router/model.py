@@ -64,8 +64,23 @@ def read_jsonl(path: str | Path) -> list[Example]:
 
 
 def default_seed_file() -> Path:
-    """The seed corpus shipped with the package (``router/data/seed.jsonl``)."""
+    """The first file of the seed corpus shipped with the package (``router/data/seed.jsonl``)."""
     return Path(str(resources.files("router") / "data" / "seed.jsonl"))
+
+
+#: The training corpus shipped with the package, in order: the first 1,395 complaints and a second,
+#: more varied set written later (docs/classifier.md, "Data"). Both train the default model.
+SEED_FILES = ("seed.jsonl", "seed_more.jsonl")
+
+
+def default_seed_files() -> list[Path]:
+    """Every file of the shipped training corpus (``router/data/seed*.jsonl`` of :data:`SEED_FILES`)."""
+    return [Path(str(resources.files("router") / "data" / name)) for name in SEED_FILES]
+
+
+def read_seed() -> list[Example]:
+    """The whole shipped training corpus: what the default model and ``pasokh train`` learn from."""
+    return [example for path in default_seed_files() for example in read_jsonl(path)]
 
 
 def default_eval_file() -> Path:
@@ -74,7 +89,7 @@ def default_eval_file() -> Path:
 
 
 def default_model_dir() -> Path:
-    """The model shipped with the package (trained from ``router/data/seed.jsonl``)."""
+    """The model shipped with the package (trained on :func:`read_seed`)."""
     return Path(str(resources.files("router") / "models" / "default"))
 
 
