@@ -100,6 +100,27 @@ async def disable_user(store: Store, username: str) -> bool:
     return bool(result.modified_count == 1)
 
 
+async def enable_user(store: Store, username: str) -> bool:
+    """Let a disabled account sign in again (with a new session); False if there is no such disabled
+    account."""
+    result = await _users(store).update_one(
+        {"_id": username, "disabled_at": {"$ne": None}}, {"$set": {"disabled_at": None}}
+    )
+    return bool(result.modified_count == 1)
+
+
+async def set_password(store: Store, username: str, password: str) -> bool:
+    """Replace ``username``'s password (its open sessions end); ValueError for a short password, False
+    if there is no such account."""
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"the password needs at least {MIN_PASSWORD} characters")
+    result = await _users(store).update_one(
+        {"_id": username},
+        {"$set": {"password_hash": _hasher.hash(password), "password_version": secrets.token_hex(4)}},
+    )
+    return bool(result.matched_count == 1)
+
+
 async def verify_password(store: Store, username: str, password: str) -> Doc | None:
     """The active account if ``password`` is its password, else None."""
     doc = await _users(store).find_one({"_id": username.strip().lower()})

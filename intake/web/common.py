@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
@@ -17,7 +18,11 @@ from services.store import Store
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
-templates = Jinja2Templates(directory=HERE / "templates")
+# The templates are named *.html.j2, which jinja2.select_autoescape (Starlette's default) does not
+# recognise: escape every value explicitly (charts.py hands over its SVG as Markup).
+templates = Jinja2Templates(
+    env=jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
+)
 templates.env.globals["static_version"] = "1"
 
 

@@ -8,6 +8,7 @@ the session's CSRF token; sessions are signed, HttpOnly, SameSite=Lax cookies (i
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
 
 from intake import auth, staff
 from intake.errors import ERRORS, Forbidden
@@ -24,7 +26,7 @@ from intake.web import accounts
 from intake.web.accounts import SESSION_COOKIE, Sessions, User
 from intake.web.common import ensure_indexes_once, error_page, intake_of, render
 from intake.web.districts import district_map
-from intake.web.i18n import Words, pick_lang
+from intake.web.i18n import WORDS, Words, pick_lang
 from services import inbox as inbox_model
 from services import rules
 from services.contracts.actions import (
@@ -36,7 +38,7 @@ from services.contracts.actions import (
     ComplaintResolved,
     StaffAction,
 )
-from services.errors import PasokhError
+from services.errors import NotFound, PasokhError
 from services.lifecycle import STATUSES, TRANSITIONS
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -360,16 +362,12 @@ async def act(request: Request, complaint_id: str, action: str) -> Response:
     return RedirectResponse(f"{back}?done={action}", status_code=303)
 
 
-@router.get("/admin", response_model=None)
-async def admin(request: Request) -> Response:
-    """Categories, departments, districts, routing rules, accounts and API keys (admins and supervisors;
-    only admins edit the rules)."""
-    user = await _user(request)
-    if user is None:
-        return _to_login(request)
-    if user.role not in ("admin", "supervisor"):
-        return error_page(request, Forbidden())
+ADMIN_SECTIONS = ("rules", "users", "keys", "departments")
+
+
+async def _admin_view(request: Request, user: User, extra: dict[str, Any] | None = None) -> HTMLResponse:
     intake = intake_of(request)
+    at = request.query_params.get("at")
     return _page(
         request,
         user,
@@ -381,55 +379,207 @@ async def admin(request: Request) -> Response:
             "users": await accounts.list_users(intake.store),
             "keys": await auth.list_keys(intake.store),
             "districts": list((await rules.load_stored_districts(intake.store)).districts.values()),
+            "roles": auth.ROLES,
+            "scopes": auth.SCOPES,
+            "min_password": accounts.MIN_PASSWORD,
+            "categories_note_en": WORDS["ad.categories.readonly"][1],
             "done": request.query_params.get("done"),
             "problem": request.query_params.get("problem"),
+            "at": at if at in ADMIN_SECTIONS else "rules",
+            "new_key": None,
+            **(extra or {}),
         },
     )
+
+
+@router.get("/admin", response_model=None)
+async def admin(request: Request) -> Response:
+    """Categories, departments, districts, routing rules, accounts and API keys (admins and supervisors;
+    only admins change them)."""
+    user = await _user(request)
+    if user is None:
+        return _to_login(request)
+    if user.role not in ("admin", "supervisor"):
+        return error_page(request, Forbidden())
+    return await _admin_view(request, user)
+
+
+async def _admin_post(request: Request) -> tuple[User, FormData] | Response:
+    """The signed-in admin and the form of an admin POST, or the answer refusing it: sign-in for no
+    session, 403 for another role, 403 for a missing or wrong CSRF token."""
+    user = await _user(request)
+    if user is None:
+        return _to_login(request)
+    if user.role != "admin":
+        return error_page(request, Forbidden())
+    if not await _csrf_ok(request, user):
+        return render(
+            request, "error.html.j2", {"message": Words(pick_lang(request))("csrf.bad")}, status_code=403
+        )
+    return user, await request.form()
+
+
+def _back(section: str, *, done: str | None = None, problem: str | None = None) -> RedirectResponse:
+    """Back to the admin page's ``section``, with the outcome."""
+    query = {"done": done} if problem is None else {"problem": problem, "at": section}
+    return RedirectResponse(f"/console/admin?{urlencode(query)}#{section}", status_code=303)
+
+
+def _field(form: FormData, name: str) -> str:
+    return str(form.get(name) or "").strip()
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
 
 
 @router.post("/admin/rules", response_model=None)
 async def save_rule(request: Request) -> Response:
     """Create or replace a routing rule (services/rules.py, the same store as ``/v1/admin``)."""
-    user = await _user(request)
-    if user is None:
-        return _to_login(request)
-    if user.role != "admin":
-        return error_page(request, Forbidden())
-    if not await _csrf_ok(request, user):
-        return render(
-            request, "error.html.j2", {"message": Words(pick_lang(request))("csrf.bad")}, status_code=403
-        )
-    form = await request.form()
+    checked = await _admin_post(request)
+    if isinstance(checked, Response):
+        return checked
+    _, form = checked
     fields = {
         name: value
         for name in ("id", "order", "department", "category", "district", "start", "end", "note")
-        if (value := str(form.get(name) or "").strip())
+        if (value := _field(form, name))
     }
     intake = intake_of(request)
     try:
         rule = rules.Rule.model_validate(fields)
     except ValidationError as exc:
-        problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return RedirectResponse(f"/console/admin?{urlencode({'problem': problem})}#rules", status_code=303)
+        return _back("rules", problem=_problems(exc))
     wrong = await rules.check_rule(intake.store, intake.taxonomy, rule)
     if wrong is not None:
-        problem = f"{wrong[0]}: {wrong[1]}"
-        return RedirectResponse(f"/console/admin?{urlencode({'problem': problem})}#rules", status_code=303)
+        return _back("rules", problem=f"{wrong[0]}: {wrong[1]}")
     await rules.put_rule(intake.store, rule)
-    return RedirectResponse("/console/admin?done=rule#rules", status_code=303)
+    return _back("rules", done="rule")
 
 
 @router.post("/admin/rules/{rule_id}/delete", response_model=None)
 async def remove_rule(request: Request, rule_id: str) -> Response:
     """Delete a routing rule."""
-    user = await _user(request)
-    if user is None:
-        return _to_login(request)
-    if user.role != "admin":
-        return error_page(request, Forbidden())
-    if not await _csrf_ok(request, user):
-        return render(
-            request, "error.html.j2", {"message": Words(pick_lang(request))("csrf.bad")}, status_code=403
-        )
+    checked = await _admin_post(request)
+    if isinstance(checked, Response):
+        return checked
     await rules.delete_rule(intake_of(request).store, rule_id)
-    return RedirectResponse("/console/admin?done=rule#rules", status_code=303)
+    return _back("rules", done="rule")
+
+
+@router.post("/admin/users", response_model=None)
+async def create_account(request: Request) -> Response:
+    """Create a staff account with an initial password (argon2, intake/web/accounts.py)."""
+    checked = await _admin_post(request)
+    if isinstance(checked, Response):
+        return checked
+    _, form = checked
+    intake = intake_of(request)
+    departments = [str(d) for d in form.getlist("departments") if str(d)]
+    known = await rules.departments(intake.store, intake.taxonomy)
+    unknown = [d for d in departments if d not in known]
+    if unknown:
+        return _back("users", problem=f"departments: unknown {', '.join(unknown)}")
+    role = _field(form, "role")
+    try:
+        await accounts.create_user(
+            intake.store,
+            username=_field(form, "username").lower(),
+            name=_field(form, "name") or _field(form, "username"),
+            password=str(form.get("password") or ""),
+            role=role,
+            departments=departments if role in ("department", "operator") else (),
+        )
+    except ValueError as exc:
+        return _back("users", problem=str(exc))
+    return _back("users", done="user")
+
+
+@router.post("/admin/users/{username}/{change}", response_model=None)
+async def change_account(request: Request, username: str, change: str) -> Response:
+    """Disable an account (its sessions end at once), enable it again, or reset its password (its
+    sessions end too)."""
+    checked = await _admin_post(request)
+    if isinstance(checked, Response):
+        return checked
+    user, form = checked
+    store = intake_of(request).store
+    if change == "disable":
+        if username == user.username:
+            return _back("users", problem="you cannot disable your own account")
+        changed = await accounts.disable_user(store, username)
+    elif change == "enable":
+        changed = await accounts.enable_user(store, username)
+    elif change == "password":
+        try:
+            changed = await accounts.set_password(store, username, str(form.get("password") or ""))
+        except ValueError as exc:
+            return _back("users", problem=str(exc))
+    else:
+        return error_page(request, NotFound())
+    if not changed:
+        return _back("users", problem=f"{username}: no such account to {change}")
+    return _back("users", done="user")
+
+
+@router.post("/admin/keys", response_model=None)
+async def create_api_key(request: Request) -> Response:
+    """Create an API key (intake/auth.py, as ``pasokh keys create``) and show it on this answer only:
+    it is never stored, put in a URL or logged."""
+    checked = await _admin_post(request)
+    if isinstance(checked, Response):
+        return checked
+    user, form = checked
+    intake = intake_of(request)
+    departments = [str(d) for d in form.getlist("departments") if str(d)]
+    known = await rules.departments(intake.store, intake.taxonomy)
+    unknown = [d for d in departments if d not in known]
+    if unknown:
+        return _back("keys", problem=f"departments: unknown {', '.join(unknown)}")
+    role = _field(form, "role") or None
+    if role is not None and role not in auth.ROLES:
+        return _back("keys", problem=f"unknown role {role}")
+    try:
+        key, doc = await auth.create_key(
+            intake.store,
+            name=_field(form, "name") or "console",
+            scopes=[str(s) for s in form.getlist("scopes")],
+            role=role,
+            departments=departments,
+        )
+    except ValueError as exc:
+        return _back("keys", problem=str(exc))
+    return await _admin_view(request, user, {"new_key": key, "new_key_id": doc["_id"], "at": "keys"})
+
+
+@router.post("/admin/keys/{key_id}/revoke", response_model=None)
+async def revoke_api_key(request: Request, key_id: str) -> Response:
+    """Revoke an API key at once."""
+    checked = await _admin_post(request)
+    if isinstance(checked, Response):
+        return checked
+    if not await auth.revoke(intake_of(request).store, key_id):
+        return _back("keys", problem=f"{key_id}: no such active key")
+    return _back("keys", done="key")
+
+
+@router.post("/admin/departments/{code}", response_model=None)
+async def save_department(request: Request, code: str) -> Response:
+    """Rename a department (fa, en) and set the addresses of its e-mail notices: services/rules.py's
+    ``DepartmentIn`` and store, as ``PUT /v1/admin/departments/{code}``."""
+    checked = await _admin_post(request)
+    if isinstance(checked, Response):
+        return checked
+    _, form = checked
+    intake = intake_of(request)
+    if code not in await rules.departments(intake.store, intake.taxonomy):
+        return _back("departments", problem=f"department: unknown {code}")
+    emails = [e for e in re.split(r"[\s,،;]+", str(form.get("emails") or "")) if e]
+    try:
+        department = rules.DepartmentIn.model_validate(
+            {"code": code, "fa": _field(form, "fa"), "en": _field(form, "en"), "emails": emails}
+        )
+    except ValidationError as exc:
+        return _back("departments", problem=_problems(exc))
+    await rules.put_department(intake.store, department)
+    return _back("departments", done="department")

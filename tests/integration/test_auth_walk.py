@@ -104,6 +104,9 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "code": (tracking.new_code(),),
     "action": ("acknowledge", "resolve"),
     "rule_id": ("night-lights",),
+    "username": ("sara",),
+    "change": ("disable", "enable", "password"),
+    "key_id": ("0123456789ab",),
 }
 
 
