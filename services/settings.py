@@ -57,6 +57,14 @@ class MongoSettings(BaseModel):
     )
     database: str = "pasokh"
     timeout_ms: int = Field(default=5_000, ge=100)
+    max_pool_size: int = Field(
+        default=40,
+        ge=1,
+        description="Connections one process opens to the server at most (PyMongo's maxPoolSize; more "
+        "concurrent operations wait for one). FerretDB v1 holds up to two PostgreSQL connections per "
+        "operation and hangs for good when its own pool runs out, so the processes' pools together must "
+        "stay well under it (pasokh/infra/postgres.py).",
+    )
 
     def require_uri(self) -> str:
         """Return the URI or fail with a message that says how to set it."""

@@ -42,6 +42,7 @@ class Store:
             serverSelectionTimeoutMS=settings.timeout_ms,
             connectTimeoutMS=settings.timeout_ms,
             tz_aware=True,
+            maxPoolSize=settings.max_pool_size,
             event_listeners=list(listeners),
         )
         return cls(client, settings.database)

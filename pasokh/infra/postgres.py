@@ -25,12 +25,15 @@ from pasokh.infra.process import ManagedProcess, free_port
 MIN_MAJOR = 15
 ROLE = "ferret"
 DATABASE = "ferretdb"
-# FerretDB holds two pool connections per update and deadlocks when its pool is exhausted, so its
-# pool (pool_max_conns in the URL) must exceed the clients' pools together: `pasokh up` runs three
-# services with one PyMongo client each (maxPoolSize 100 by default), 300 in all. The server allows
-# a few more connections for psql and autovacuum (each slot costs ~20 kB of shared memory).
-POOL_MAX_CONNS = 400
-MAX_CONNECTIONS = 450
+# FerretDB v1 takes several pool connections per operation under load and hangs for good when its
+# pool is exhausted (every PostgreSQL connection idle, every client waiting). Under the pipeline
+# benchmark (intake, router and notifier batching, ~85 client connections with
+# PASOKH_MONGO__MAX_POOL_SIZE=40 per process) it opened 550 PostgreSQL connections; with a pool of 400
+# it hung at 50 complaints/s. So the pool is far larger than that peak, and the server allows a few
+# more connections for psql and autovacuum (each slot costs ~20 kB of shared memory; an idle backend
+# a few MB of memory).
+POOL_MAX_CONNS = 1500
+MAX_CONNECTIONS = 1600
 _INSTALL_HINT = "install PostgreSQL 15 or newer (Debian: apt-get install postgresql)"
 DEBIAN_ROOT = Path("/usr/lib/postgresql")  # Debian's versioned installations: <root>/<major>/bin
 
