@@ -9,6 +9,7 @@ from intake.ratelimit import Limits
 from intake.received import ReceivedWriter
 from intake.settings import IntakeSettings
 from services.bus import KafkaPublisher, Publisher
+from services.mongo_metrics import CommandCounter
 from services.privacy import Sealer
 from services.store import Store
 from services.taxonomy import Taxonomy, load_taxonomy
@@ -53,7 +54,7 @@ def bootstrap(
     """intake wired to the real Kafka and MongoDB unless collaborators are given."""
     return Intake(
         settings=settings,
-        store=store or Store.connect(settings.mongo, app_name="pasokh-intake"),
+        store=store or Store.connect(settings.mongo, app_name="pasokh-intake", listeners=[CommandCounter()]),
         publisher=publisher or KafkaPublisher(settings.kafka, client_id="pasokh-intake"),
         sealer=Sealer.from_settings(settings),
         taxonomy=load_taxonomy(settings.taxonomy_file),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from notifier.metrics import CommandCounter
 from notifier.retry import Retry
 from notifier.settings import NotifierSettings, SmsSettings
 from notifier.sms import SmsGateway
@@ -14,6 +13,7 @@ from notifier.sms.kavenegar import KavenegarSms
 from notifier.sms.log import LogSms
 from notifier.sms.smsir import SmsIrSms
 from services.bus import Publisher
+from services.mongo_metrics import CommandCounter
 from services.privacy import Sealer
 from services.store import Store
 from services.taxonomy import Taxonomy, load_taxonomy

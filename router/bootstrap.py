@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from router.emergency import EmergencyDetector
-from router.metrics import CommandCounter
 from router.model import TrainedModel, default_model_dir
 from router.routing import RoutingTable
 from router.rules import Rules
@@ -13,6 +12,7 @@ from router.serving import ServingClassifier
 from router.settings import RouterSettings
 from router.sla import SlaPolicy
 from services.bus import Publisher
+from services.mongo_metrics import CommandCounter
 from services.store import Store
 from services.taxonomy import Taxonomy, load_taxonomy
 

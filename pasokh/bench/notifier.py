@@ -8,7 +8,7 @@ event calls for one SMS at once. Kafka and the MongoDB-wire server are started h
 PASOKH_KAFKA__BOOTSTRAP_SERVERS / PASOKH_MONGO__URI name them; on a broker shared with other work the
 notifier's consumer group first works through whatever backlog the topics hold, so measure on a broker
 of its own. The notifier's MongoDB commands (round trips) and the time they took are read from its
-/metrics before and after the run (``pasokh_notifier_mongo_commands_total``, ``…_command_seconds_total``)
+/metrics before and after the run (``pasokh_mongo_commands_total``, ``…_command_seconds_total``)
 and reported per SMS. Afterwards the cost of the notifier's per-SMS round trips is measured one by one
 (MongoDB reads and writes of the outbox, the acknowledged Kafka produce), to say where the time goes.
 """
@@ -218,9 +218,9 @@ def _cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def mongo_commands(port: int, family_name: str = "pasokh_notifier_mongo_commands") -> dict[str, float]:
+def mongo_commands(port: int, family_name: str = "pasokh_mongo_commands") -> dict[str, float]:
     """A counter of the notifier's MongoDB commands so far by name, from its /metrics (empty if it
-    has none): how many (``pasokh_notifier_mongo_commands``) or how long they took (``…_seconds``)."""
+    has none): how many (``pasokh_mongo_commands``) or how long they took (``…_seconds``)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
             text = response.read().decode()
@@ -247,7 +247,7 @@ def per_sms(commands: dict[str, float], before: dict[str, float], sms: int) -> d
     }
 
 
-SECONDS = "pasokh_notifier_mongo_command_seconds"
+SECONDS = "pasokh_mongo_command_seconds"
 
 
 def _rate(arrivals: list[float]) -> float | None:

@@ -9,7 +9,7 @@ measured from the first decision to the last, by the offsets of ``pasokh.complai
 the router announces every decision. Everything shares the machine's cores.
 
 Also reported: the router's MongoDB commands (round trips) and written documents per complaint, from
-its ``/metrics`` (``pasokh_router_mongo_commands_total``, ``pasokh_router_mongo_documents_total``,
+its ``/metrics`` (``pasokh_mongo_commands_total``, ``pasokh_mongo_documents_total``,
 counted by a PyMongo command listener, router/metrics.py), and the seconds its batches spent in each
 step, from their ``batch decided`` log lines (the router runs at log level INFO here).
 """
@@ -110,7 +110,7 @@ def mongo_counts(port: int) -> tuple[dict[str, float], dict[str, float]]:
         text = response.read().decode()
     counts: dict[str, dict[str, float]] = {"commands": {}, "documents": {}}
     for family in text_string_to_metric_families(text):
-        kind = {"pasokh_router_mongo_commands": "commands", "pasokh_router_mongo_documents": "documents"}
+        kind = {"pasokh_mongo_commands": "commands", "pasokh_mongo_documents": "documents"}
         if family.name in kind:
             for sample in family.samples:
                 if sample.name.endswith("_total"):
