@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from intake import auth, staff
+from intake.bootstrap import Intake
 from intake.errors import ERRORS, Forbidden
 from intake.routes.staff import AcknowledgeIn, CommentIn, ReasonIn, ReassignIn, ResolveIn
 from intake.web import accounts
@@ -467,6 +468,13 @@ async def remove_rule(request: Request, rule_id: str) -> Response:
     return _back("rules", done="rule")
 
 
+async def _departments_chosen(form: FormData, intake: Intake) -> tuple[list[str], list[str]]:
+    """The departments ticked in an admin form, and those of them this city does not have."""
+    departments = [str(d) for d in form.getlist("departments") if str(d)]
+    known = await rules.departments(intake.store, intake.taxonomy)
+    return departments, [d for d in departments if d not in known]
+
+
 @router.post("/admin/users", response_model=None)
 async def create_account(request: Request) -> Response:
     """Create a staff account with an initial password (argon2, intake/web/accounts.py)."""
@@ -475,9 +483,7 @@ async def create_account(request: Request) -> Response:
         return checked
     _, form = checked
     intake = intake_of(request)
-    departments = [str(d) for d in form.getlist("departments") if str(d)]
-    known = await rules.departments(intake.store, intake.taxonomy)
-    unknown = [d for d in departments if d not in known]
+    departments, unknown = await _departments_chosen(form, intake)
     if unknown:
         return _back("users", problem=f"departments: unknown {', '.join(unknown)}")
     role = _field(form, "role")
@@ -531,9 +537,7 @@ async def create_api_key(request: Request) -> Response:
         return checked
     user, form = checked
     intake = intake_of(request)
-    departments = [str(d) for d in form.getlist("departments") if str(d)]
-    known = await rules.departments(intake.store, intake.taxonomy)
-    unknown = [d for d in departments if d not in known]
+    departments, unknown = await _departments_chosen(form, intake)
     if unknown:
         return _back("keys", problem=f"departments: unknown {', '.join(unknown)}")
     role = _field(form, "role") or None
