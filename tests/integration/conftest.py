@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -11,10 +11,12 @@ import pytest
 from intake.app import create_app
 from intake.bootstrap import Intake, bootstrap
 from intake.settings import IntakeSettings
+from notifier.sms.http import HttpSms
 from pasokh.infra.local import LocalInfra
 from services.bus import KafkaPublisher
 from services.settings import KafkaSettings, MongoSettings
 from services.store import Store
+from tests.support.sms_server import SmsCapture
 
 
 @pytest.fixture
@@ -64,3 +66,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(item.fspath).parents:
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture
+def capture() -> Iterator[SmsCapture]:
+    """A local SMS gateway that keeps every request (the notifier tests' provider)."""
+    server = SmsCapture().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def gateway(capture: SmsCapture) -> AsyncIterator[HttpSms]:
+    """The ``http`` SMS provider pointed at :func:`capture`."""
+    sms = HttpSms(capture.url, timeout=5)
+    yield sms
+    await sms.close()

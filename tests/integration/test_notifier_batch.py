@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -62,20 +62,6 @@ class Commands(monitoring.CommandListener):
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         pass
-
-
-@pytest.fixture
-def capture() -> Iterator[SmsCapture]:
-    server = SmsCapture().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def gateway(capture: SmsCapture) -> AsyncIterator[HttpSms]:
-    sms = HttpSms(capture.url, timeout=5)
-    yield sms
-    await sms.close()
 
 
 @pytest.fixture

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-
-import pytest
 
 from notifier import outbox
 from notifier.handlers import Retry, handle_event
@@ -28,20 +25,6 @@ AT_ONCE = PolicySettings(quiet_start="00:00", quiet_end="00:00", coalesce_second
 
 async def _no_wait(_: float) -> None:
     return None
-
-
-@pytest.fixture
-def capture() -> Iterator[SmsCapture]:
-    server = SmsCapture().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def gateway(capture: SmsCapture) -> AsyncIterator[HttpSms]:
-    sms = HttpSms(capture.url, timeout=5)
-    yield sms
-    await sms.close()
 
 
 async def routed_event(store: Store) -> tuple[ComplaintSubmitted, Envelope]:

@@ -5,7 +5,7 @@ with a login, and the citizen's SMS to a real local HTTP gateway."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -54,20 +54,6 @@ def smtp() -> Iterator[MailCapture]:
     server = MailCapture(username="pasokh", password=uuid.uuid4().hex).start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def capture() -> Iterator[SmsCapture]:
-    server = SmsCapture().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def gateway(capture: SmsCapture) -> AsyncIterator[HttpSms]:
-    sms = HttpSms(capture.url, timeout=5)
-    yield sms
-    await sms.close()
 
 
 def mailer(smtp: MailCapture, tmp_path: Path, **settings: Any) -> DepartmentMail:

@@ -8,7 +8,7 @@ import hmac
 import json
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -86,24 +86,10 @@ class HookCapture:
 
 
 @pytest.fixture
-def capture() -> Iterator[SmsCapture]:
-    server = SmsCapture().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def hooks() -> Iterator[HookCapture]:
     server = HookCapture()
     yield server
     server.stop()
-
-
-@pytest.fixture
-async def gateway(capture: SmsCapture) -> AsyncIterator[HttpSms]:
-    sms = HttpSms(capture.url, timeout=5)
-    yield sms
-    await sms.close()
 
 
 def context(
