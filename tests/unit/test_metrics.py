@@ -58,6 +58,14 @@ def test_every_metric_is_prefixed_and_documented() -> None:
 
 
 def test_labels_are_on_the_allow_list() -> None:
+    # Declared label names, also of metrics that have recorded nothing yet (they have no samples).
+    _import_everything()
+    for collector in list(REGISTRY._collector_to_names):  # prometheus_client keeps no public list
+        declared = set(getattr(collector, "_labelnames", ()))
+        unknown = declared - set(ALLOWED_LABELS)
+        assert not unknown, (
+            f"{getattr(collector, '_name', collector)} declares labels {unknown} outside the allow-list"
+        )
     for family in _families():
         if family.name.startswith(FOREIGN_PREFIXES):
             continue
