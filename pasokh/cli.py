@@ -844,15 +844,15 @@ def contracts_export(check: bool, directory: Path | None) -> None:
 @click.option("--duration", type=float, default=300.0, show_default=True, help="Seconds of load.")
 @click.option("--rate", type=float, default=20.0, show_default=True, help="Complaints submitted per second.")
 @click.option(
-    "--rounds", type=int, default=2, show_default=True, help="Times each of the five faults is injected."
+    "--rounds", type=int, default=2, show_default=True, help="Times each of the seven faults is injected."
 )
 @click.option(
     "--settle", type=float, default=300.0, show_default=True, help="Longest wait for processing afterwards."
 )
 @click.option("--json", "as_json", is_flag=True, help="Also print the report as one JSON line.")
 def chaos(duration: float, rate: float, rounds: int, settle: float, as_json: bool) -> None:
-    """Kill -9 router, notifier and intake, restart Kafka and MongoDB, under load; then check nothing
-    was lost or doubled (exit 1 if something was)."""
+    """Kill -9 router, notifier and intake, restart Kafka and MongoDB, stop router and notifier
+    gracefully, under load; then check nothing was lost or doubled (exit 1 if something was)."""
     from pasokh.chaos import main as run
 
     sys.exit(run(duration=duration, rate=rate, rounds=rounds, settle=settle, as_json=as_json))
