@@ -161,14 +161,16 @@ def authenticate(
     headers: Mapping[str, str],
     query: Mapping[str, str],
     now: float | None = None,
+    token_on_json: bool = False,
 ) -> None:
-    """Raise unless the request is signed with ``secret`` (or, for form requests, carries it as token)."""
+    """Raise unless the request is signed with ``secret``, or carries it as ``?token=``: on form
+    requests (Kavenegar's callbacks), and with ``token_on_json`` whatever the body (SMS.ir cannot sign)."""
     if not secret:
         raise SmsWebhooksNotConfigured()
     signature = headers.get(SIGNATURE_HEADER.lower()) or headers.get(SIGNATURE_HEADER)
     timestamp = headers.get(TIMESTAMP_HEADER.lower()) or headers.get(TIMESTAMP_HEADER)
     if signature is None and timestamp is None and "token" in query:
-        if is_json(headers.get("content-type")):
+        if is_json(headers.get("content-type")) and not token_on_json:
             raise InvalidWebhookSignature("a token is accepted only on Kavenegar's form callbacks")
         if not hmac.compare_digest(query["token"].encode(), secret.encode()):
             raise InvalidWebhookSignature("wrong token")
@@ -184,24 +186,6 @@ def authenticate(
     expected = "sha256=" + sign(secret, timestamp, body)
     if not hmac.compare_digest(signature.strip().lower().encode(), expected.encode()):
         raise InvalidWebhookSignature("signature does not match")
-
-
-def authenticate_token(
-    secret: str | None,
-    *,
-    body: bytes,
-    headers: Mapping[str, str],
-    query: Mapping[str, str],
-    now: float | None = None,
-) -> None:
-    """:func:`authenticate` for providers that cannot sign (SMS.ir): ``?token=<secret>`` is accepted
-    whatever the body's type; a signed request is checked as usual."""
-    signed = any(headers.get(h.lower()) or headers.get(h) for h in (SIGNATURE_HEADER, TIMESTAMP_HEADER))
-    if not secret or signed or "token" not in query:
-        authenticate(secret, body=body, headers=headers, query=query, now=now)
-        return
-    if not hmac.compare_digest(query["token"].encode(), secret.encode()):
-        raise InvalidWebhookSignature("wrong token")
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:

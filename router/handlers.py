@@ -19,7 +19,7 @@ from services import records
 from services.bus import Publisher
 from services.contracts import topics
 from services.contracts.complaints import ComplaintRouted, ComplaintSubmitted, ComplaintTriageNeeded, Decision
-from services.contracts.envelope import Envelope, derived_id, from_kafka, new_event, to_kafka
+from services.contracts.envelope import Envelope, derived_id, envelope_of, new_event
 from services.contracts.routing import ComplaintDuplicateLinked, ComplaintDuplicateUnlinked
 from services.metrics import seconds_between
 from services.store import Doc, Store
@@ -183,8 +183,7 @@ async def handle_submitted(
 async def _book(store: Store, event: CloudEvent) -> None:
     """The decision's inbox entry and its count in the public rollups, once (router/stats.py): the
     events agent leaves the router's own decisions to the code that made them (router/app.py)."""
-    key, value = to_kafka(event)
-    await stats.count(from_kafka(value, key), store=store)
+    await stats.count(envelope_of(event), store=store)
 
 
 async def handle_unlinked(

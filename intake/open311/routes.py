@@ -182,7 +182,7 @@ async def service_definition(
     description="application/x-www-form-urlencoded. The complaint takes the same durable path as "
     "POST /v1/complaints (channel `partner`); the answer's service_request_id is the tracking code. "
     "An `Idempotency-Key` header is honoured as in /v1.",
-    responses=doc.responses(list[doc.CreatedRequest], 400, 403, 404, 413, 429),
+    responses=doc.responses(list[doc.CreatedRequest], 400, 403, 404, 429),
     openapi_extra={**doc.POST_REQUEST, "parameters": doc.LANGUAGE},
 )
 async def post_request(fmt: FormatParam, request: Request, intake: IntakeDep) -> Response:
@@ -325,7 +325,7 @@ async def get_updates(fmt: FormatParam, request: Request, intake: IntakeDep) -> 
     "IN_PROGRESS/ACTION_SCHEDULED/INVESTIGATING acknowledge a routed one; otherwise the description "
     "is added as a public note. The key must be allowed to act on the request's department. The "
     "client's update_id makes a retry safe.",
-    responses=doc.responses(list[doc.CreatedUpdate], 400, 403, 404, 413, 429),
+    responses=doc.responses(list[doc.CreatedUpdate], 400, 403, 404, 429),
     openapi_extra=doc.POST_UPDATE,
 )
 async def post_update(fmt: FormatParam, request: Request, intake: IntakeDep) -> Response:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from intake.open311 import forms
-from intake.schemas import MAX_TEXT, ErrorBody
+from intake.schemas import MAX_TEXT
 from services.taxonomy import Datatype
 
 # Every document is also served as XML, in .xml (root and item elements as the spec names them).
@@ -143,27 +143,25 @@ class Error(BaseModel):
 _ERRORS: dict[int, tuple[Any, str]] = {
     400: (
         list[Error],
-        "A parameter is missing or invalid, or the service is down (error code 503, Retry-After).",
+        "A parameter is missing or invalid, the service is down (error code 503, Retry-After), the body "
+        "is larger than intake accepts (error code 413) or the request carries a NUL character.",
     ),
     403: (list[Error], "The api_key is missing, wrong, or does not allow this."),
     404: (list[Error], "No such resource, or a format other than json or xml."),
-    413: (ErrorBody, "The body is larger than intake accepts (intake's JSON error body)."),
-    429: (
-        list[Error] | ErrorBody,
-        "Too many requests from one key (in this format) or from one client (intake's JSON error body); "
-        "retry after Retry-After seconds.",
-    ),
+    429: (list[Error], "Too many requests from one key or one client; retry after Retry-After seconds."),
 }
 
 
 def responses(ok: Any, *errors: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` of a resource answering ``ok`` (a model) in JSON or XML, and its errors."""
+    """``responses=`` of a resource answering ``ok`` (a model) in JSON or XML, and its errors.
+
+    Every resource may answer 400: the refusals made before any handler (intake.limits.refusal: a NUL
+    character, a body over the limit) come in the spec's error format on Open311 paths too.
+    """
     documented: dict[int | str, dict[str, Any]] = {200: {"model": ok, "content": XML}}
-    for status in errors:
+    for status in sorted({400, *errors}):
         model, description = _ERRORS[status]
-        documented[status] = {"model": model, "description": description}
-        if status != 413:
-            documented[status]["content"] = XML
+        documented[status] = {"model": model, "description": description, "content": XML}
     return documented
 
 

@@ -6,6 +6,7 @@ Authentication, wire forms and providers: :mod:`intake.sms_webhooks`; what is do
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
@@ -14,6 +15,7 @@ from prometheus_client import Counter
 from pydantic import BaseModel
 
 from intake import sms_handlers, sms_webhooks
+from intake.bootstrap import Intake
 from intake.deps import IntakeDep
 from intake.metrics import SUBMITTED
 from intake.schemas import ErrorBody
@@ -70,20 +72,25 @@ def _body_doc(json_model: type[BaseModel], form_model: type[BaseModel]) -> dict[
     }
 
 
-async def signed_body(request: Request, intake: IntakeDep) -> bytes:
-    """The raw body of a request signed with the webhook secret (401/503 otherwise)."""
-    body = await request.body()
-    secret = intake.settings.intake.sms_webhook_secret
-    sms_webhooks.authenticate(
-        secret.get_secret_value().strip() if secret else None,
-        body=body,
-        headers=request.headers,
-        query=request.query_params,
-    )
-    return body
+def _authenticated_body(*, token_on_json: bool) -> Callable[[Request, Intake], Awaitable[bytes]]:
+    async def body_of(request: Request, intake: IntakeDep) -> bytes:
+        """The raw body of a request signed with the webhook secret, or carrying it as ``?token=``
+        where the provider allows (401/503 otherwise)."""
+        body = await request.body()
+        secret = intake.settings.intake.sms_webhook_secret
+        sms_webhooks.authenticate(
+            secret.get_secret_value().strip() if secret else None,
+            body=body,
+            headers=request.headers,
+            query=request.query_params,
+            token_on_json=token_on_json,
+        )
+        return body
+
+    return body_of
 
 
-SignedBody = Annotated[bytes, Depends(signed_body)]
+SignedBody = Annotated[bytes, Depends(_authenticated_body(token_on_json=False))]
 
 
 @router.post(
@@ -130,20 +137,8 @@ async def delivery(request: Request, intake: IntakeDep, body: SignedBody) -> Del
     return DeliveryAnswer.model_validate({"action": outcome.action})
 
 
-async def token_body(request: Request, intake: IntakeDep) -> bytes:
-    """The raw body of a request signed with, or carrying as ``?token=``, the webhook secret."""
-    body = await request.body()
-    secret = intake.settings.intake.sms_webhook_secret
-    sms_webhooks.authenticate_token(
-        secret.get_secret_value().strip() if secret else None,
-        body=body,
-        headers=request.headers,
-        query=request.query_params,
-    )
-    return body
-
-
-TokenBody = Annotated[bytes, Depends(token_body)]
+# SMS.ir cannot sign its callbacks: the secret comes as ?token= whatever the body.
+TokenBody = Annotated[bytes, Depends(_authenticated_body(token_on_json=True))]
 
 
 @router.post(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
+from cloudevents.core.base import BaseCloudEvent
 from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.exceptions import BaseCloudEventException
 from cloudevents.core.v1.event import CloudEvent
@@ -115,21 +116,27 @@ def from_kafka(value: bytes | None, key: bytes | None = None) -> Envelope:
         raise InvalidEvent(f"not a CloudEvents 1.0 structured JSON message: {exc}") from exc
     if event.get_specversion() != "1.0":
         raise InvalidEvent(f"unsupported CloudEvents specversion {event.get_specversion()}")
+    envelope = envelope_of(event)
+    if key is not None and key.decode("utf-8", "replace") != envelope.subject:
+        raise InvalidEvent("Kafka key does not match the event subject")
+    return envelope
+
+
+def envelope_of(event: BaseCloudEvent) -> Envelope:
+    """The :class:`Envelope` of an event in hand (one this process made, or one just decoded), without
+    encoding it; :class:`InvalidEvent` when its data is not an object or it has no subject."""
     data = event.get_data()
     if not isinstance(data, dict):
         raise InvalidEvent("event data must be a JSON object")
     subject = event.get_subject()
     if not subject:
         raise InvalidEvent("event has no subject (complaint id)")
-    if key is not None and key.decode("utf-8", "replace") != subject:
-        raise InvalidEvent("Kafka key does not match the event subject")
-    time = event.get_time() or datetime.now(UTC)
     return Envelope(
         id=event.get_id(),
         type=event.get_type(),
         source=event.get_source(),
         subject=subject,
-        time=time,
+        time=event.get_time() or datetime.now(UTC),
         dataschema=event.get_dataschema(),
         data=data,
     )
