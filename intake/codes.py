@@ -25,7 +25,9 @@ log = logging.getLogger(__name__)
 class TrackingCodePool:
     """Hands out reserved codes; refills in the background below ``low_water``, at once when empty."""
 
-    def __init__(self, store: Store, *, batch: int = 256, low_water: int = 64) -> None:
+    # A refill of 1,024 codes took ~50 ms here (256: ~15 ms); refilling with 768 left gives it 0.38 s
+    # of runway at 2,000 submissions/s, so no submission waits for one (with 64 left, it had 32 ms).
+    def __init__(self, store: Store, *, batch: int = 1024, low_water: int = 768) -> None:
         if not 0 <= low_water < batch:
             raise ValueError("low_water must be below batch")
         self._store = store

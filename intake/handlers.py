@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -11,6 +12,7 @@ from pymongo.errors import PyMongoError
 from intake import tracking
 from intake.codes import TrackingCodePool
 from intake.errors import OutsideCity, PlaceRequired, UnknownCategory
+from intake.metrics import SUBMIT_STEP
 from intake.received import ReceivedWriter
 from intake.schemas import ComplaintAccepted, ComplaintIn, ComplaintStatus, Name, TimelineItem
 from services import records
@@ -68,10 +70,12 @@ async def submit_complaint(
         raise PlaceRequired()
     now = records.store_precision(datetime.now(UTC))
     complaint_id = str(uuid.uuid4())
+    started = time.perf_counter()
     if codes is not None:
         code = await codes.take()
     else:
         code = await _reserve_tracking_code(store, complaint_id, now)
+    coded = time.perf_counter()
     submitted = ComplaintSubmitted(
         complaint_id=complaint_id,
         tracking_code=code,
@@ -89,7 +93,9 @@ async def submit_complaint(
         submitted_at=now,
     )
     event = new_event(submitted, subject=complaint_id, source=SOURCE, time=now)
+    publishing = time.perf_counter()
     await publisher.publish(topics.SUBMITTED, event)
+    published = time.perf_counter()
     try:
         if received is not None:
             await received.write(records.received_record(submitted, event_id=event.get_id()))
@@ -98,6 +104,9 @@ async def submit_complaint(
     except PyMongoError:
         # The complaint is safe in Kafka; the router creates the record if this write was lost.
         log.warning("could not record the received state", extra={"complaint_id": complaint_id})
+    SUBMIT_STEP.labels("code").observe(coded - started)
+    SUBMIT_STEP.labels("publish").observe(published - publishing)
+    SUBMIT_STEP.labels("record").observe(time.perf_counter() - published)
     log.info("complaint accepted", extra={"complaint_id": complaint_id, "event_id": event.get_id()})
     return ComplaintAccepted(id=complaint_id, tracking_code=code)
 

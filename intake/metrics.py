@@ -16,6 +16,16 @@ LATENCY = Histogram(
     ["route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+# Where a submission's time goes, for the on-call engineer and `pasokh bench intake`: waiting for a
+# tracking code (the pool refills ahead of need, so normally ~0), Kafka's acknowledgement, and the
+# group-committed ``received`` record.
+SUBMIT_STEP = Histogram(
+    f"{PREFIX}intake_submit_step_seconds",
+    "Time a submission spent in each step before its 202",
+    ["step"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+)
+SUBMIT_STEPS = ("code", "publish", "record")
 SUBMITTED = Counter(f"{PREFIX}complaints_submitted", "Complaints accepted (2xx) by channel", ["channel"])
 RATINGS = Counter(f"{PREFIX}survey_ratings", "Survey answers by the rating given (1 to 5)", ["rating"])
 

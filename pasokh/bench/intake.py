@@ -13,8 +13,11 @@ import os
 import platform
 import sys
 import tempfile
+import urllib.request
 from pathlib import Path
 from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from pasokh.bench import vegeta
 from pasokh.bench.corpus import complaint_body
@@ -44,6 +47,46 @@ def rss_mib(pid: int) -> float | None:
     except OSError:
         return None
     return None
+
+
+# A step this slow is what puts a submission in the tail (the goal is p99 ≤ 50 ms at 1,000/s).
+SLOW_STEP_S = 0.025
+
+
+def submit_steps(url: str) -> dict[str, dict[str, float]]:
+    """intake's own account of its submissions so far, by step (its ``/metrics``): how many, their
+    seconds in all and how many took longer than :data:`SLOW_STEP_S`."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    steps: dict[str, dict[str, float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "pasokh_intake_submit_step_seconds":
+            continue
+        for sample in family.samples:
+            step = steps.setdefault(sample.labels["step"], {"count": 0.0, "seconds": 0.0, "within": 0.0})
+            if sample.name.endswith("_count"):
+                step["count"] = sample.value
+            elif sample.name.endswith("_sum"):
+                step["seconds"] = sample.value
+            elif sample.name.endswith("_bucket") and float(sample.labels["le"]) == SLOW_STEP_S:
+                step["within"] = sample.value
+    return steps
+
+
+def step_figures(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """Per step over one run: mean milliseconds and how many submissions it kept over 25 ms."""
+    figures: dict[str, Any] = {}
+    for step, now in after.items():
+        then = before.get(step, {"count": 0.0, "seconds": 0.0, "within": 0.0})
+        count = now["count"] - then["count"]
+        if count <= 0:
+            continue
+        slow = (now["count"] - now["within"]) - (then["count"] - then["within"])
+        figures[step] = {
+            "mean_ms": round((now["seconds"] - then["seconds"]) * 1000 / count, 3),
+            "over_25ms": int(slow),
+        }
+    return figures
 
 
 def machine() -> dict[str, Any]:
@@ -91,12 +134,14 @@ def run(*, rates: list[float], concurrency: int, duration: float, warmup: float)
             meter = CpuMeter({"intake": process.pid, **infra_pids(infra.kafka, infra.mongo)})
 
             def measured(rate: float | None) -> dict[str, Any]:
+                steps = submit_steps(service.url)
                 meter.start()
                 if rate is None:
                     figures = vegeta.attack(targets, duration=duration, workers=concurrency)
                 else:
                     figures = vegeta.attack(targets, duration=duration, rate=rate)
                 figures["cpu_ms_per_accepted"] = meter.stop(per=figures["accepted"])
+                figures["steps"] = step_figures(steps, submit_steps(service.url))
                 return figures
 
             runs = [measured(None)] + [measured(rate) for rate in rates]
@@ -130,6 +175,13 @@ def table(results: dict[str, Any]) -> str:
         cpu = r.get("cpu_ms_per_accepted", {})
         label = f"{r['mode']} {r['target_rate'] or ''}".strip()
         lines.append(f"  {label:<12}" + "  ".join(f"{k} {v}" for k, v in cpu.items()))
+    lines.append("Steps of a submission, as intake timed them: mean ms (submissions over 25 ms):")
+    for r in results["runs"]:
+        label = f"{r['mode']} {r['target_rate'] or ''}".strip()
+        steps = r.get("steps", {})
+        lines.append(
+            f"  {label:<12}" + "  ".join(f"{k} {v['mean_ms']} ({v['over_25ms']})" for k, v in steps.items())
+        )
     return "\n".join(lines)
 
 

@@ -22,6 +22,7 @@ ALLOWED_LABELS = {
     "group": "the consumer groups (one per service)",
     "partition": "partition numbers, at most the partition count",
     "rating": "survey ratings 1 to 5",
+    "step": "the fixed steps of a submission (intake.metrics.SUBMIT_STEPS)",
     "command": "MongoDB command names of a fixed set, else 'other' (services/mongo_metrics.py)",
 }
 # Labels that Prometheus' own client sets (histogram buckets, python_info, ...).
