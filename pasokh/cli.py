@@ -860,7 +860,8 @@ def chaos(duration: float, rate: float, rounds: int, settle: float, as_json: boo
 
 @main.group()
 def retention() -> None:
-    """Remove personal data of complaints closed long ago (PASOKH_RETENTION__CLOSED_DAYS)."""
+    """Remove personal data of complaints closed long ago (PASOKH_RETENTION__CLOSED_DAYS) and expire
+    the de-duplication ledgers (idempotency keys, SMS message ids, partner event ids)."""
 
 
 @retention.command("sweep")
@@ -871,18 +872,25 @@ def retention() -> None:
     help="Anonymise complaints closed at least this many days ago (default: PASOKH_RETENTION__CLOSED_DAYS).",
 )
 def retention_sweep(closed_days: int | None) -> None:
-    """Anonymise closed complaints past the retention period once, then print how many."""
+    """Anonymise closed complaints past the retention period and expire old ledger entries once, then
+    print how many of each."""
     from datetime import UTC, datetime
 
+    from services import ledgers
     from services import retention as sweeper
     from services.settings import PasokhSettings
 
     settings = PasokhSettings().retention
     days = closed_days or settings.closed_days
-    done = _with_store(
-        lambda store: sweeper.sweep(store, now=datetime.now(UTC), closed_days=days, batch=settings.batch)
-    )
+    now = datetime.now(UTC)
+
+    async def sweep(store: Store) -> tuple[int, dict[str, int]]:
+        done = await sweeper.sweep(store, now=now, closed_days=days, batch=settings.batch)
+        return done, await ledgers.expire(store, now=now, settings=settings)
+
+    done, expired = _with_store(sweep)
     click.echo(f"anonymised {done} complaints closed more than {days} days ago")
+    click.echo("expired ledger entries: " + ", ".join(f"{name} {n}" for name, n in expired.items()))
 
 
 if __name__ == "__main__":

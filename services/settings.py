@@ -106,6 +106,10 @@ class RetentionSettings(BaseModel):
     closed_days: int = Field(default=365, ge=1, description="Days after closing before anonymising.")
     interval_seconds: float = Field(default=3600.0, gt=0, description="How often the sweeper runs.")
     batch: int = Field(default=500, ge=1, le=10_000)
+    # The de-duplication ledgers (services/ledgers.py): a repeat older than this is treated as new.
+    idempotency_hours: int = Field(default=24, ge=1, description="Hours an Idempotency-Key is remembered.")
+    inbound_sms_days: int = Field(default=30, ge=1, description="Days an SMS message id is remembered.")
+    partner_events_days: int = Field(default=30, ge=1, description="Days a partner event id is remembered.")
 
 
 class PasokhSettings(BaseSettings):
