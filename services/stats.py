@@ -165,7 +165,8 @@ async def add(store: Store, keys: Iterable[Doc], inc: Mapping[str, int]) -> None
         if any(e.get("code") != records.DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
             raise
     ops = [UpdateOne({"_id": key["_id"]}, {"$inc": dict(inc)}) for key in keys]
-    await store.db[COLLECTION].bulk_write(ops, ordered=False)
+    async with store.lock(COLLECTION):  # side by side, FerretDB v1 loses increments (Store.lock)
+        await store.db[COLLECTION].bulk_write(ops, ordered=False)
 
 
 @dataclass

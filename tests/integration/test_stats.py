@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from router import actions
@@ -136,3 +137,13 @@ async def test_a_triaged_complaint_reassigned_by_staff_counts_under_its_new_cate
         ("lighting", "lighting", 1),
     }
     assert all(d.get("submitted", 0) == 0 for d in days if d["category"] == "other")
+
+
+async def test_concurrent_increments_of_one_rollup_are_all_kept(store: Store) -> None:
+    # FerretDB v1 applies an update as a read then a write: without the store's lock, 200 concurrent
+    # increments of one rollup kept fewer than half (Store.lock).
+    keys = stats.rollup_keys(datetime.now(UTC).date(), "lighting", "lighting", "3")
+    await asyncio.gather(*(stats.add(store, keys, stats.increments(submitted=1)) for _ in range(200)))
+    for key in keys:
+        doc = await store.db[stats.COLLECTION].find_one({"_id": key["_id"]})
+        assert doc is not None and doc["submitted"] == 200, (key["_id"], doc)
