@@ -20,6 +20,7 @@ import joblib
 import numpy as np
 import scipy
 import sklearn
+from scipy.optimize import minimize_scalar
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.isotonic import IsotonicRegression
@@ -32,13 +33,26 @@ from router.classifier import Classification
 from services.text import fold
 
 # 2: confidences are calibrated (isotonic regression on cross-validated predictions, meta "calibration").
-VERSION = "2"
+# 3: the calibrated score is the margin between the two best categories (meta "score"), through a
+#    centred isotonic map (no ties), so the threshold triages the share it was chosen for; new kind
+#    "svc" (linear SVM, probabilities = softmax of its temperature-scaled scores, meta "temperature").
+VERSION = "3"
 MODEL_FILE = "model.joblib"
 META_FILE = "model.json"
 #: At most this share of complaints goes to the triage queue (chosen on the training data).
 DEFAULT_TRIAGE_SHARE = 0.15
 
-Kind = Literal["lr", "svm"]
+#: lr: logistic regression; svc: linear SVM, its scores turned into probabilities by a softmax with a
+#: temperature fitted on cross-validated scores; svm: linear SVM wrapped in sigmoid calibration.
+Kind = Literal["lr", "svm", "svc"]
+#: What ``pasokh train`` fits: by cross-validation on the corpus the most accurate (docs/classifier.md).
+DEFAULT_KIND: Kind = "svc"
+#: Regularisation per kind, chosen by cross-validation on the shipped corpus (flat around these).
+DEFAULT_C: dict[str, float] = {"lr": 100.0, "svm": 100.0, "svc": 3.0}
+#: What the calibration maps to a confidence: the top probability, or its margin over the runner-up.
+Score = Literal["top", "margin"]
+#: The score new models calibrate: by cross-validation it ranks wrong answers lower (docs/classifier.md).
+DEFAULT_SCORE: Score = "margin"
 
 
 @dataclass(frozen=True)
@@ -68,9 +82,10 @@ def default_seed_file() -> Path:
     return Path(str(resources.files("router") / "data" / "seed.jsonl"))
 
 
-#: The training corpus shipped with the package, in order: the first 1,395 complaints and a second,
-#: more varied set written later (docs/classifier.md, "Data"). Both train the default model.
-SEED_FILES = ("seed.jsonl", "seed_more.jsonl")
+#: The training corpus shipped with the package, in order: the first 1,395 complaints, a second, more
+#: varied set written later, and a third aimed at the categories the model confused most
+#: (docs/classifier.md, "Data"). All train the default model.
+SEED_FILES = ("seed.jsonl", "seed_more.jsonl", "seed_extra.jsonl")
 
 
 def default_seed_files() -> list[Path]:
@@ -114,6 +129,8 @@ def build_pipeline(kind: Kind = "lr", c: float = 100.0, *, calibration_folds: in
     estimator: Any
     if kind == "lr":
         estimator = LogisticRegression(C=c, max_iter=2000)
+    elif kind == "svc":
+        estimator = LinearSVC(C=c)
     else:
         estimator = CalibratedClassifierCV(LinearSVC(C=c), cv=calibration_folds, method="sigmoid")
     return Pipeline([("features", features), ("clf", estimator)])
@@ -133,16 +150,31 @@ def choose_threshold(confidences: Sequence[float], max_share: float = DEFAULT_TR
     return 1.0 if allowed >= len(ordered) else float(ordered[allowed])
 
 
+def top_score(proba: np.ndarray, score: Score = "top") -> np.ndarray:
+    """Per row of class probabilities: the best one, or its margin over the second best."""
+    rows = np.atleast_2d(np.asarray(proba, dtype=float))
+    if score == "top" or rows.shape[1] < 2:
+        return np.asarray(rows.max(axis=1))
+    two = np.partition(rows, -2, axis=1)[:, -2:]
+    return np.asarray(two[:, 1] - two[:, 0])
+
+
 def fit_calibration(raw: Sequence[float] | np.ndarray, correct: Sequence[bool]) -> dict[str, list[float]]:
-    """Isotonic map from the model's top probability to the chance that its answer is right.
+    """Centred isotonic map from the model's score to the chance that its answer is right.
 
     Fitted on cross-validated predictions, so a confidence of 0.8 means: of the training complaints
-    the model scored like this without having seen them, 80 % were right. Monotone, so it never
-    changes which complaints are more certain than others.
+    the model scored like this without having seen them, 80 % were right. Isotonic regression gives
+    a staircase (many complaints share one step, so a threshold cannot triage the share it was
+    chosen for); the map goes instead through the centre of each step (the mean score of its
+    complaints), so it rises strictly between the first and the last centre and never reorders
+    complaints by certainty.
     """
+    x = np.asarray(raw, dtype=float)
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
-    iso.fit(np.asarray(raw, dtype=float), np.asarray(correct, dtype=float))
-    return {"x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
+    fitted = iso.fit(x, np.asarray(correct, dtype=float)).predict(x)
+    steps = np.unique(fitted)
+    centres = [float(x[fitted == step].mean()) for step in steps]
+    return {"x": centres, "y": [float(step) for step in steps]}
 
 
 def _interp(raw: np.ndarray, calibration: dict[str, list[float]] | None) -> np.ndarray:
@@ -173,15 +205,60 @@ def _folds(labels: Sequence[str], wanted: int) -> int:
     return min(wanted, min(counts.values()))
 
 
+def _two_columns(decision: np.ndarray) -> np.ndarray:
+    """A binary SVM's one score per row as two class scores (the softmax then equals a sigmoid)."""
+    scores = np.asarray(decision, dtype=np.float64)
+    return np.column_stack([-scores / 2, scores / 2]) if scores.ndim == 1 else scores
+
+
+def softmax(scores: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of ``temperature`` × scores."""
+    out = np.asarray(scores, dtype=np.float64) * temperature
+    out -= out.max(axis=1, keepdims=True)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+def fit_temperature(scores: np.ndarray, labels: Sequence[str]) -> float:
+    """The temperature whose softmax of these (cross-validated) scores best predicts the labels.
+
+    Temperature scaling: minimises the mean negative log-likelihood of the true class.
+    """
+    classes = sorted(set(labels))
+    truth = np.array([classes.index(label) for label in labels])
+    rows = np.arange(len(truth))
+
+    def loss(temperature: float) -> float:
+        return float(-np.log(softmax(scores, temperature)[rows, truth] + 1e-12).mean())
+
+    found = minimize_scalar(loss, bounds=(0.01, 100.0), method="bounded")
+    return round(float(found.x), 4)
+
+
+def _out_of_fold(
+    texts: Sequence[str], labels: Sequence[str], *, kind: Kind, c: float, folds: int
+) -> tuple[list[str], np.ndarray, float | None]:
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    pipeline = build_pipeline(kind, c, calibration_folds=min(3, folds - 1) if folds > 2 else 2)
+    temperature = None
+    if kind == "svc":
+        decision = cross_val_predict(pipeline, list(texts), list(labels), cv=cv, method="decision_function")
+        scores = _two_columns(decision)
+        temperature = fit_temperature(scores, labels)
+        proba = softmax(scores, temperature)
+    else:
+        proba = cross_val_predict(pipeline, list(texts), list(labels), cv=cv, method="predict_proba")
+    classes = sorted(set(labels))
+    return [classes[i] for i in proba.argmax(axis=1)], proba, temperature
+
+
 def out_of_fold_proba(
     texts: Sequence[str], labels: Sequence[str], *, kind: Kind = "lr", c: float = 100.0, folds: int = 5
 ) -> tuple[list[str], np.ndarray]:
     """Predicted labels and class probabilities of a stratified cross-validation (seed 0)."""
-    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
-    pipeline = build_pipeline(kind, c, calibration_folds=min(3, folds - 1) if folds > 2 else 2)
-    proba = cross_val_predict(pipeline, list(texts), list(labels), cv=cv, method="predict_proba")
-    classes = sorted(set(labels))
-    return [classes[i] for i in proba.argmax(axis=1)], proba
+    predicted, proba, _ = _out_of_fold(texts, labels, kind=kind, c=c, folds=folds)
+    return predicted, proba
 
 
 class Predictor(Protocol):
@@ -210,26 +287,37 @@ class TrainedModel:
     def proba(self, texts: Sequence[str]) -> np.ndarray:
         """Class probabilities (columns in ``pipeline.classes_`` order), as ``predict_proba`` gives.
 
-        For logistic regression the features and the softmax are computed directly: the same
-        figures without the per-call overhead of scikit-learn's pipeline (a third of the time for one
-        complaint; see docs/classifier.md).
+        For a linear SVM (kind ``svc``) they are the softmax of its scores times the model's
+        temperature. For logistic regression and the SVM the features and the softmax are computed
+        directly: the same figures without the per-call overhead of scikit-learn's pipeline (a third
+        of the time for one complaint; see docs/classifier.md).
         """
         clf = self.pipeline.named_steps["clf"]
         union = self.pipeline.named_steps["features"]
-        if not isinstance(clf, LogisticRegression) or union.transformer_weights or len(clf.classes_) < 3:
+        linear = isinstance(clf, LogisticRegression | LinearSVC)
+        temperature = float(self.meta.get("temperature") or 1.0)
+        if not linear or union.transformer_weights or len(clf.classes_) < 3:
+            if isinstance(clf, LinearSVC):
+                return softmax(_two_columns(self.pipeline.decision_function(list(texts))), temperature)
             return np.asarray(self.pipeline.predict_proba(list(texts)))
         features = scipy.sparse.hstack(
             [vectorizer.transform(texts) for _, vectorizer in union.transformer_list], format="csr"
         )
         scores = np.asarray(features @ clf.coef_.T, dtype=np.float64) + clf.intercept_
-        scores -= scores.max(axis=1, keepdims=True)
-        np.exp(scores, out=scores)
-        scores /= scores.sum(axis=1, keepdims=True)
-        return np.asarray(scores)
+        return softmax(scores, temperature if isinstance(clf, LinearSVC) else 1.0)
 
-    def confidence(self, top: np.ndarray) -> np.ndarray:
-        """Calibrated confidence of top probabilities (unchanged for a model trained without)."""
-        return _interp(np.asarray(top, dtype=float), self.meta.get("calibration"))
+    @property
+    def score_kind(self) -> Score:
+        """What the calibration maps: ``margin`` (version 3), ``top`` (earlier stored versions)."""
+        return "margin" if self.meta.get("score") == "margin" else "top"
+
+    def confidence(self, score: np.ndarray) -> np.ndarray:
+        """Calibrated confidence of scores (:attr:`score_kind`; unchanged for a model trained without)."""
+        return _interp(np.asarray(score, dtype=float), self.meta.get("calibration"))
+
+    def confidence_of(self, proba: np.ndarray) -> np.ndarray:
+        """Calibrated confidence of the best category, per row of class probabilities."""
+        return self.confidence(top_score(proba, self.score_kind))
 
     def predict_many(self, texts: Sequence[str]) -> list[Classification]:
         if not texts:
@@ -237,7 +325,7 @@ class TrainedModel:
         proba = self.proba(list(texts))
         classes = [str(c) for c in self.pipeline.classes_]
         best = proba.argmax(axis=1)
-        confidence = self.confidence(proba.max(axis=1))
+        confidence = self.confidence_of(proba)
         return [Classification(classes[i], float(confidence[row]), self.name) for row, i in enumerate(best)]
 
     def predict(self, text: str) -> Classification:
@@ -269,19 +357,24 @@ def _shrink(pipeline: Pipeline) -> None:
         if hasattr(vectorizer, "stop_words_"):
             del vectorizer.stop_words_  # documented as safe to remove; it only serves introspection
     clf = pipeline.named_steps["clf"]
-    if isinstance(clf, LogisticRegression):
+    if isinstance(clf, LogisticRegression | LinearSVC):
         clf.coef_ = clf.coef_.astype(np.float32)
 
 
 def train(
     examples: Iterable[Example],
     *,
-    kind: Kind = "lr",
-    c: float = 100.0,
+    kind: Kind = DEFAULT_KIND,
+    c: float | None = None,
     triage_share: float = DEFAULT_TRIAGE_SHARE,
     folds: int = 5,
+    score: Score = DEFAULT_SCORE,
 ) -> TrainedModel:
-    """Fit on all examples; the triage threshold comes from a stratified cross-validation of them."""
+    """Fit on all examples; the triage threshold comes from a stratified cross-validation of them.
+
+    ``c`` defaults to :data:`DEFAULT_C` of the kind.
+    """
+    c = DEFAULT_C[kind] if c is None else c
     rows = list(examples)
     texts = [e.text for e in rows]
     labels = [e.label for e in rows]
@@ -290,9 +383,10 @@ def train(
     started = time.perf_counter()
     n_folds = _folds(labels, folds)
     cv_metrics: dict[str, Any] | None = None
-    if n_folds >= 2 and (kind == "lr" or n_folds >= 3):
-        predicted, proba = out_of_fold_proba(texts, labels, kind=kind, c=c, folds=n_folds)
-        raw = proba.max(axis=1)
+    temperature: float | None = None
+    if n_folds >= 2 and (kind != "svm" or n_folds >= 3):
+        predicted, proba, temperature = _out_of_fold(texts, labels, kind=kind, c=c, folds=n_folds)
+        raw = top_score(proba, score)
         correct = [p == t for p, t in zip(predicted, labels, strict=True)]
         calibration = fit_calibration(raw, correct)
         confidences = _interp(raw, calibration).tolist()
@@ -302,11 +396,12 @@ def train(
         cv_metrics = {
             "folds": n_folds,
             **{k: figures[k] for k in ("accuracy", "macro_f1", "triage_rate", "auto_precision")},
-            "ece_uncalibrated": expected_calibration_error(raw, correct),
+            "ece_uncalibrated": expected_calibration_error(proba.max(axis=1), correct),
         }
     else:
         threshold = 0.0  # too few examples per label to estimate one: triage nothing
         calibration = None
+        temperature = 1.0 if kind == "svc" else None
     pipeline = build_pipeline(kind, c)
     pipeline.fit(texts, labels)
     _shrink(pipeline)
@@ -319,6 +414,8 @@ def train(
         "n_examples": len(rows),
         "threshold": threshold,
         "triage_share": triage_share,
+        "score": score,
+        "temperature": temperature,
         "calibration": calibration,
         "cross_validation": cv_metrics,
         "train_seconds": round(time.perf_counter() - started, 2),

@@ -107,7 +107,7 @@ class ServingClassifier:
             proba[classes.index(hint)] += HINT_WEIGHT
             proba /= proba.sum()
         best = int(np.argmax(proba))
-        category, confidence = classes[best], float(model.confidence(proba[best : best + 1])[0])
+        category, confidence = classes[best], float(model.confidence_of(proba)[0])
         if category not in self._taxonomy.categories:  # a model trained on another label set
             category, confidence = self._taxonomy.fallback_category, 0.0
         outcome = self._rules.apply(folded)

@@ -98,7 +98,7 @@ def test_reassignment_to_new_version_recorded_by_the_running_router(
     assert "1 corrections" in trained
     version = next(line for line in trained.splitlines() if line.startswith("stored as version")).split()[3]
     name = next(line for line in trained.splitlines() if line.startswith("trained ")).split()[1]
-    assert name.startswith("tfidf-lr-")
+    assert name.startswith("tfidf-svc-")
     assert f"active: {version}" in pasokh(system, "models", "activate", version)
 
     # The router checks the active version every PASOKH_CLASSIFIER__RELOAD_SECONDS (5 s by default).

@@ -173,7 +173,7 @@ async def test_cli_trains_from_the_store_lists_and_activates(
     trained = pasokh("train", "--from-store", "--data", str(data))
     assert f"{len(small_seed())} examples from {data}, 0 corrections" in trained
     version = next(line for line in trained.splitlines() if line.startswith("stored as version")).split()[3]
-    assert pasokh("models", "list").startswith(f"  {version}  tfidf-lr-2")
+    assert pasokh("models", "list").startswith(f"  {version}  tfidf-svc-3")
     assert f"active: {version}" in pasokh("models", "activate", version)
     assert pasokh("models", "list").startswith(f"* {version}")
     refused = subprocess.run(

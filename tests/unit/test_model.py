@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.isotonic import IsotonicRegression
 
 from router.classifier import Classification
 from router.model import (
@@ -20,8 +21,11 @@ from router.model import (
     evaluate,
     expected_calibration_error,
     fit_calibration,
+    fit_temperature,
     read_jsonl,
     read_seed,
+    softmax,
+    top_score,
     train,
 )
 
@@ -80,7 +84,7 @@ def test_trains_on_any_label_set(model: TrainedModel) -> None:
     assert model.predict("the bus is late again").category == "bus"
     result = model.predict("آب قطع است")
     assert result.category == "water"
-    assert result.classifier == "tfidf-lr-2"
+    assert result.classifier == "tfidf-svc-3"
     assert 1 / 3 < result.confidence <= 1.0
 
 
@@ -157,7 +161,8 @@ def test_threshold_triages_at_most_the_share() -> None:
 def test_default_model_is_shipped() -> None:
     meta = json.loads((default_model_dir() / "model.json").read_text(encoding="utf-8"))
     # Trained on the whole shipped corpus: both files, every line.
-    corpus = [read_jsonl(ROOT / "router" / "data" / name) for name in ("seed.jsonl", "seed_more.jsonl")]
+    names = ("seed.jsonl", "seed_more.jsonl", "seed_extra.jsonl")
+    corpus = [read_jsonl(ROOT / "router" / "data" / name) for name in names]
     assert meta["n_examples"] == sum(map(len, corpus)) == len(read_seed())
     assert len(meta["labels"]) == 17
     assert 0.0 < meta["threshold"] < 1.0
@@ -206,7 +211,62 @@ def test_trained_model_stores_its_calibration(model: TrainedModel) -> None:
     calibration = model.meta["calibration"]
     assert calibration["x"] == sorted(calibration["x"]) and calibration["y"] == sorted(calibration["y"])
     assert "ece_uncalibrated" in model.meta["cross_validation"]
-    raw = model.proba(["آب قطع است"]).max()
+    # The calibrated score is the margin of the best category over the runner-up.
+    assert model.meta["score"] == model.score_kind == "margin"
+    first, second = sorted(model.proba(["آب قطع است"])[0])[::-1][:2]
     assert model.predict("آب قطع است").confidence == pytest.approx(
-        float(model.confidence(np.array([raw]))[0])
+        float(model.confidence(np.array([first - second]))[0])
     )
+
+
+def test_models_stored_before_version_3_calibrate_the_top_probability(model: TrainedModel) -> None:
+    older = TrainedModel(model.pipeline, {k: v for k, v in model.meta.items() if k != "score"})
+    assert older.score_kind == "top"
+    top = model.proba(["آب قطع است"]).max()
+    assert older.predict("آب قطع است").confidence == pytest.approx(
+        float(older.confidence(np.array([top]))[0])
+    )
+
+
+def test_svm_probabilities_are_the_softmax_of_its_temperature_scaled_scores(model: TrainedModel) -> None:
+    assert model.meta["kind"] == "svc" and model.meta["temperature"] > 0
+    texts = [e.text for e in SYNTHETIC] + ["something unrelated", ""]
+    expected = softmax(model.pipeline.decision_function(texts), model.meta["temperature"])
+    assert np.allclose(model.proba(texts), expected, atol=1e-6)  # the fast path, float32 weights
+    assert np.allclose(model.proba(texts).sum(axis=1), 1.0)
+    # Two labels: the SVM gives one score per complaint; the softmax of ±score/2 is its sigmoid.
+    binary = train([e for e in SYNTHETIC if e.label != "bus"], folds=3)
+    score = binary.pipeline.decision_function(["برق قطع است"])[0]
+    expected_power = 1 / (1 + np.exp(binary.meta["temperature"] * score))
+    assert binary.proba(["برق قطع است"])[0][0] == pytest.approx(expected_power)
+    assert binary.predict("برق قطع است").category == "power"
+
+
+def test_temperature_fits_how_often_the_best_score_is_right() -> None:
+    # The first class's score leads by 1 and is right 3 times in 4: the softmax must give it 0.75,
+    # so e^T / (e^T + 1) = 0.75, T = ln 3.
+    scores = np.array([[1.0, 0.0]] * 4)
+    assert fit_temperature(scores, ["a", "a", "a", "b"]) == pytest.approx(np.log(3), abs=1e-3)
+
+
+def test_top_score_and_margin_by_hand() -> None:
+    proba = np.array([[0.6, 0.3, 0.1], [0.4, 0.35, 0.25]])
+    assert top_score(proba, "top") == pytest.approx([0.6, 0.4])
+    assert top_score(proba, "margin") == pytest.approx([0.3, 0.05])
+
+
+def test_calibration_has_no_ties_so_the_threshold_triages_the_share_it_was_chosen_for() -> None:
+    # 100 distinct scores: the 5 lowest wrong, the next 20 right 3 times in 4 (a flat stretch where
+    # isotonic regression makes one wide step: all 20 would share one confidence), the rest right.
+    raw = np.linspace(0.01, 1.0, 100)
+    correct = [False] * 5 + [i % 4 != 3 for i in range(20)] + [True] * 75
+    calibration = fit_calibration(raw, correct)
+    assert all(a < b for a, b in zip(calibration["x"], calibration["x"][1:], strict=False))
+    assert all(a < b for a, b in zip(calibration["y"], calibration["y"][1:], strict=False))
+    mapped = TrainedModel(None, {"calibration": calibration}).confidence(raw)  # type: ignore[arg-type]
+    assert list(mapped) == sorted(mapped)
+    threshold = choose_threshold(list(mapped), 0.15)
+    assert sum(c < threshold for c in mapped) == 15
+    # The plain isotonic staircase puts the 6th–25th on one step: the threshold triages only 5.
+    iso = IsotonicRegression(out_of_bounds="clip").fit(raw, correct).predict(raw)
+    assert sum(c < choose_threshold(list(iso), 0.15) for c in iso) == 5

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from router.emergency import EmergencyDetector
-from router.model import Example, TrainedModel, default_eval_file, default_model_dir, read_jsonl, train
+from router.model import (
+    Example,
+    TrainedModel,
+    default_eval_file,
+    default_model_dir,
+    read_jsonl,
+    softmax,
+    train,
+)
 from router.rules import Rules
 from router.serving import BUILTIN_VERSION, HINT_WEIGHT, ServingClassifier
 from services.taxonomy import Taxonomy, load_taxonomy
@@ -113,7 +121,9 @@ def test_a_label_the_city_does_not_have_goes_to_the_fallback(taxonomy: Taxonomy)
 
 def test_fast_probabilities_equal_the_pipelines(shipped: TrainedModel) -> None:
     texts = [e.text for e in read_jsonl(default_eval_file())[:50]]
-    assert np.allclose(shipped.proba(texts), shipped.pipeline.predict_proba(texts), atol=1e-9)
+    # The shipped linear SVM: the softmax of the pipeline's scores times the model's temperature.
+    expected = softmax(shipped.pipeline.decision_function(texts), shipped.meta["temperature"])
+    assert np.allclose(shipped.proba(texts), expected, atol=1e-9)
 
 
 def test_classify_many_answers_as_one_by_one(shipped: TrainedModel, taxonomy: Taxonomy) -> None:
