@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
 
-from router import actions, learning, registry, sla, stats
-from router.batch import handle_submitted_batch
+from router import actions, duplicates, learning, registry, sla, stats
+from router.batch import decide_batch
 from router.bookkeeping import Rollups
 from router.bootstrap import Router
 from router.handlers import SOURCE, handle_submitted, handle_unlinked
-from services import retention, rules
+from services import ledgers, retention, rules
 from services.bus import FaustPublisher
 from services.contracts import topics
-from services.contracts.actions import ComplaintReassigned
+from services.contracts.actions import ComplaintReassigned, ComplaintReopened
 from services.contracts.complaints import ComplaintRouted, ComplaintStatusUpdated, ComplaintTriageNeeded
 from services.contracts.envelope import Envelope, from_kafka
 from services.contracts.routing import ComplaintDuplicateLinked, ComplaintDuplicateUnlinked
@@ -26,7 +27,9 @@ from services.worker import Handler, MessagePolicy, Readiness, add_operations_pa
 
 log = logging.getLogger(__name__)
 
-BatchHandler = Callable[[list[Envelope]], Awaitable[None]]
+# What is left of a batch once its decisions are stored; a batch handler returns it.
+Rest = Callable[[], Awaitable[object]]
+BatchHandler = Callable[[list[Envelope]], Awaitable[Rest]]
 # What the router announces when it decides (a submission, or again after an unlink); each is
 # booked (inbox entry, public counts) by the code that decided it, not when read back.
 DECISION_TYPES = frozenset({ComplaintRouted.TYPE, ComplaintTriageNeeded.TYPE, ComplaintDuplicateLinked.TYPE})
@@ -37,6 +40,54 @@ def booked_when_decided(envelope: Envelope) -> bool:
     that decided (router/bookkeeping.py, router/handlers.py), not again when the events agent reads
     them back."""
     return envelope.source == SOURCE and envelope.type in DECISION_TYPES
+
+
+# Changes after which a complaint may be open in a cell the duplicate cache does not know it in.
+REOPENING_TYPES = frozenset({ComplaintReopened.TYPE, ComplaintDuplicateUnlinked.TYPE})
+
+
+def changes(nearby: duplicates.NearbyCache, envelope: Envelope) -> None:
+    """Keep the duplicate cache true to a complaint event this worker applied: the complaint's cell
+    is read again (its status or department may have changed); after a reopening or an unlink, every
+    cell (the complaint is open again, in a cell the cache may hold without it)."""
+    if envelope.type in REOPENING_TYPES:
+        nearby.clear()
+    elif envelope.type in actions.MODELS or envelope.type == ComplaintStatusUpdated.TYPE:
+        nearby.forget(str(envelope.subject))
+
+
+def holds_everything(assigned: Iterable[Any], partitions: Callable[[str], int | None]) -> bool:
+    """True if ``assigned`` (topic partitions) holds every partition of the submitted complaints and
+    of the complaint events: no other worker decides or changes a complaint meanwhile."""
+    held: dict[str, set[int]] = {}
+    for tp in assigned:
+        held.setdefault(tp.topic, set()).add(tp.partition)
+    for topic in (topics.SUBMITTED, topics.EVENTS):
+        count = partitions(topic)
+        if not count or held.get(topic, set()) != set(range(count)):
+            return False
+    return True
+
+
+def watch_assignment(app: faust.App, nearby: duplicates.NearbyCache) -> None:
+    """Tell the duplicate cache whether this worker is the only one: not from the moment a rebalance
+    takes partitions away (before any other worker can get them), and again once one gives it all."""
+
+    async def revoked(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        nearby.alone(False)
+
+    async def assigned(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        try:
+            consumer = app.consumer
+            sole = holds_everything(consumer.assignment(), consumer.topic_partitions)
+        except Exception:  # not known: the safe answer
+            log.warning("partition assignment not read", exc_info=True)
+            sole = False
+        nearby.alone(sole)
+        log.info("duplicate cache", extra={"sole_worker": sole})
+
+    app.on_partitions_revoked.connect(revoked)  # type: ignore[arg-type]  # mode types the receiver too narrowly
+    app.on_partitions_assigned.connect(assigned)  # type: ignore[arg-type]
 
 
 def consume_batches(
@@ -50,25 +101,53 @@ def consume_batches(
     within: float,
 ) -> None:
     """An agent that hands up to ``size`` messages at a time (or what came within ``within`` seconds)
-    to ``batch_handler``; if the batch fails, each message goes through ``policy`` on its own, so a
-    bad message is dead-lettered and a busy server waited out exactly as without batching."""
+    to ``batch_handler``, and runs the rest it returns while the next batch is handed over; if the
+    batch or its rest fails, each message goes through ``policy`` on its own, so a bad message is
+    dead-lettered and a busy server waited out exactly as without batching. A batch's messages are
+    acknowledged when all of it is done, batches in order."""
     channel = app.topic(topic, key_type=bytes, value_type=bytes)
 
     async def agent(stream: Any) -> None:
         # noack_take, not take_events: take_events acknowledges a batch when the generator closes, also
         # when the agent is cancelled mid-batch (SIGTERM, a rolling update), and the offsets of
         # complaints nobody decided would be committed. Here an event is acknowledged once handled.
-        async for events in stream.noack_take(size, within=within):
-            messages = [event.message for event in events]
-            try:
-                await batch_handler([from_kafka(m.value, m.key) for m in messages])
-            except InvalidEvent:
-                await _one_by_one(messages)
-            except Exception:
-                log.warning("batch failed; handling its messages one by one", exc_info=True)
-                await _one_by_one(messages)
-            for event in events:
-                await stream.ack(event)
+        # The handler stores a batch's decisions and returns the rest of its work (inbox, counts,
+        # announcements), which runs while the next batch is decided; the batch's events are
+        # acknowledged when its rest is done. One rest at a time, in order.
+        finishing: asyncio.Future[None] | None = None
+        try:
+            async for events in stream.noack_take(size, within=within):
+                messages = [event.message for event in events]
+                rest: Rest | None = None
+                try:
+                    rest = await batch_handler([from_kafka(m.value, m.key) for m in messages])
+                except InvalidEvent:
+                    pass
+                except Exception:
+                    log.warning("batch failed; handling its messages one by one", exc_info=True)
+                if finishing is not None:
+                    await finishing
+                    finishing = None
+                if rest is None:
+                    await _one_by_one(messages)
+                    await _ack(stream, events)
+                else:
+                    finishing = asyncio.ensure_future(_finish(stream, events, rest))
+        finally:
+            if finishing is not None and not finishing.done():
+                finishing.cancel()  # not acknowledged: redelivered, which changes nothing
+
+    async def _finish(stream: Any, events: list[Any], rest: Rest) -> None:
+        try:
+            await rest()
+        except Exception:
+            log.warning("batch not booked or announced; handling its messages one by one", exc_info=True)
+            await _one_by_one([event.message for event in events])
+        await _ack(stream, events)
+
+    async def _ack(stream: Any, events: list[Any]) -> None:
+        for event in events:
+            await stream.ack(event)
 
     async def _one_by_one(messages: list[Any]) -> None:
         for m in messages:
@@ -132,6 +211,7 @@ def create_router_app(router: Router) -> faust.App:
                 closed_days=settings.retention.closed_days,
                 batch=settings.retention.batch,
             )
+            await ledgers.expire(router.store, now=datetime.now(UTC), settings=settings.retention)
         except Exception:  # idempotent: the next pass does what this one could not
             log.warning("retention sweep failed", exc_info=True)
 
@@ -150,10 +230,32 @@ def create_router_app(router: Router) -> faust.App:
             "sla": router.sla,
         }
 
+    # The open complaints of grid cells read lately, kept current with this worker's decisions and
+    # the changes it applies (router/duplicates.py): most duplicate look-ups need no query.
+    options = settings.duplicates
+    nearby = (
+        duplicates.NearbyCache(options.cache_seconds, sole_seconds=options.sole_cache_seconds)
+        if options.cache_seconds > 0
+        else None
+    )
+    if nearby is not None:
+        watch_assignment(app, nearby)
+
     async def handle(envelope: Envelope) -> None:
-        await handle_submitted(envelope, **deciding(), dedupe=settings.duplicates)
+        try:
+            await handle_submitted(envelope, **deciding(), dedupe=settings.duplicates)
+        finally:
+            if nearby is not None:  # decided outside a batch: its cell may not know it
+                nearby.clear()
 
     async def apply(envelope: Envelope) -> None:
+        try:
+            await _apply(envelope)
+        finally:
+            if nearby is not None:
+                changes(nearby, envelope)
+
+    async def _apply(envelope: Envelope) -> None:
         if envelope.type in actions.MODELS:
             await actions.apply_action(envelope, store=router.store)
             if envelope.type == ComplaintReassigned.TYPE:  # staff's correction: a training example
@@ -168,8 +270,15 @@ def create_router_app(router: Router) -> faust.App:
 
     rollups = Rollups()  # which public rollups exist, for the whole life of the worker
 
-    async def handle_batch(envelopes: list[Envelope]) -> None:
-        await handle_submitted_batch(envelopes, **deciding(), dedupe=settings.duplicates, rollups=rollups)
+    async def handle_batch(envelopes: list[Envelope]) -> Rest:
+        try:
+            return await decide_batch(
+                envelopes, **deciding(), dedupe=settings.duplicates, rollups=rollups, nearby=nearby
+            )
+        except BaseException:
+            if nearby is not None:  # part of it may be stored: what the cache holds is not known
+                nearby.clear()
+            raise
 
     if settings.router.batch_size > 1:
         consume_batches(

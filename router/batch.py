@@ -8,8 +8,11 @@ counted for the statistics), in a few commands at once; one unordered insert of 
 that have no record yet, received and decided at once (if one was decided before, the stored
 decisions are read and announced again); then, at the same time, the inbox entries in one insert,
 the batch's counts in one ``$inc`` per public rollup (router/bookkeeping.py) and every
-announcement, awaited together. Within a batch a later complaint can be linked to an earlier one.
-The events agent leaves the router's own decisions alone (router/app.py): they are booked here."""
+announcement, awaited together: :func:`decide_batch` returns that last step, which the worker runs
+while it decides the next batch (router/app.py). Within a batch a later complaint can be linked to
+an earlier one; with a ``NearbyCache`` the cells read lately are answered from memory
+(router/duplicates.py). The events agent leaves the router's own decisions alone (router/app.py):
+they are booked here."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pymongo import UpdateOne
 
@@ -149,6 +153,21 @@ def _counted(item: _Item) -> bool:
     return item.status in COUNTED_STATUSES
 
 
+def _candidate(item: _Item) -> Doc:
+    """What a duplicate look-up reads of the record of ``item``, routed now (duplicates.CANDIDATE_FIELDS)."""
+    assert item.routed is not None and item.submitted.location is not None
+    return {
+        "_id": item.submitted.complaint_id,
+        "tracking_code": item.submitted.tracking_code,
+        "department": item.routed.department,
+        "category": item.routed.category,
+        "text": item.submitted.text,
+        "location": item.submitted.location.model_dump(),
+        "created_at": records.store_precision(item.submitted.submitted_at),
+        "status": item.status,
+    }
+
+
 def _decided_record(item: _Item, now: datetime, batch: str) -> Doc:
     """The whole record of a complaint received and decided at once (no record existed)."""
     doc = records.received_record(item.submitted, event_id=item.envelope.id)
@@ -169,7 +188,14 @@ def _marks(item: _Item) -> Doc:
     return marks
 
 
-async def handle_submitted_batch(
+async def handle_submitted_batch(envelopes: Sequence[Envelope], **deciding: Any) -> list[Announcement]:
+    """Decide for every ``complaint.submitted`` event of the batch, book and announce the decisions
+    (:func:`decide_batch`, then what it returns)."""
+    announce = await decide_batch(envelopes, **deciding)
+    return await announce()
+
+
+async def decide_batch(
     envelopes: Sequence[Envelope],
     *,
     store: Store,
@@ -181,13 +207,19 @@ async def handle_submitted_batch(
     sla: SlaPolicy | None = None,
     dedupe: DuplicateOptions | None = None,
     rollups: bookkeeping.Rollups | None = None,
+    nearby: duplicates.NearbyCache | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> list[Announcement]:
-    """Decide for every ``complaint.submitted`` event of the batch; raises InvalidEvent if one is not
-    a valid submission (the caller then handles the messages one by one).
+) -> Callable[[], Awaitable[list[Announcement]]]:
+    """Decide for every ``complaint.submitted`` event of the batch and store the decisions; returns
+    what is left, to be awaited once: the inbox entries, the counts and the announcements (a worker
+    decides the next batch meanwhile; the batch is done, and its offsets may be acknowledged, when
+    that has returned). Raises InvalidEvent if one is not a valid submission (the caller then handles
+    the messages one by one).
 
     The decisions made now also get their inbox entries and their counts in the public rollups
-    (``rollups`` remembers which rollups exist; without, each is created if missing)."""
+    (``rollups`` remembers which rollups exist; without, each is created if missing). With
+    ``nearby`` the duplicate candidates of cells read lately come from memory, and the complaints
+    routed here are added to it once stored."""
     items: list[_Item] = []
     seen: set[str] = set()
     for envelope in envelopes:
@@ -263,8 +295,11 @@ async def handle_submitted_batch(
                 if i.routed is not None and i.submitted.location is not None
             ]
             # The open complaints in the cells around every new one, one indexed query per cell.
-            nearby = await duplicates.candidates(store, wanted, dedupe)
-            matches = [duplicates.best_match(w, nearby, dedupe) for w in wanted]
+            found = await duplicates.candidates(store, wanted, dedupe, cache=nearby)
+            if nearby is None or nearby.sole:  # what the store holds (sole: the cache is exact)
+                matches = [duplicates.best_match(w, found, dedupe) for w in wanted]
+            else:  # another worker may have changed what the cache holds: confirm each primary
+                matches = await duplicates.confirmed_matches(store, wanted, found, dedupe, nearby)
             for position, (item, match) in enumerate(zip(candidates, matches, strict=True)):
                 match = match or _match_in_batch(item, candidates[:position], dedupe)
                 if match is not None:
@@ -293,16 +328,16 @@ async def handle_submitted_batch(
                     ours.discard(id(item))
         timings["insert"], mark = time.perf_counter() - mark, time.perf_counter()
     fresh_ids = ours
+    if nearby is not None:  # stored now: later batches find them in memory
+        for item in candidates:
+            if id(item) in fresh_ids and item.status == "routed" and "dup_cell" in item.extra:
+                nearby.add(item.extra["dup_cell"], _candidate(item))
     # The inbox entries and the rollups of the decisions made now (router/bookkeeping.py), written
     # while the announcements are on their way; the batch is done when all of them are.
     decided = [_decided_record(i, now, batch) for i in fresh if id(i) in fresh_ids and _counted(i)]
-    sends: list[Awaitable[object]] = [
-        bookkeeping.add_inbox_entries(store, decided),
-        (rollups or bookkeeping.Rollups()).add(
-            store, ((bookkeeping.decision_keys(d), stats.increments(submitted=1)) for d in decided)
-        ),
-    ]
+    resync: list[Doc] = []  # records decided by an earlier delivery
     announcements: list[Announcement] = []
+    events = []
     for item in items:
         if id(item) in fresh_ids:
             announcement, decided_at = item.announcement, now
@@ -318,20 +353,34 @@ async def handle_submitted_batch(
                 item.stored["decided_at"],
             )
             # A redelivery: an earlier delivery may have stopped before the inbox entry was written.
-            sends.append(inbox.sync(store, item.stored))
+            resync.append(item.stored)
         announcements.append(announcement)
-        event = new_event(
-            announcement,
-            subject=item.submitted.complaint_id,
-            source=SOURCE,
-            event_id=item.decision_id,
-            time=decided_at,
+        events.append(
+            new_event(
+                announcement,
+                subject=item.submitted.complaint_id,
+                source=SOURCE,
+                event_id=item.decision_id,
+                time=decided_at,
+            )
         )
-        sends.append(publisher.publish(topics.EVENTS, event))
-    await asyncio.gather(*sends)
-    timings["publish"] = time.perf_counter() - mark
-    log.info(
-        "batch decided",
-        extra={"size": len(items), "new": len(fresh_ids), **{k: round(v, 4) for k, v in timings.items()}},
-    )
-    return announcements
+
+    async def announce() -> list[Announcement]:
+        started = time.perf_counter()
+        sends: list[Awaitable[object]] = [
+            bookkeeping.add_inbox_entries(store, decided),
+            (rollups or bookkeeping.Rollups()).add(
+                store, ((bookkeeping.decision_keys(d), stats.increments(submitted=1)) for d in decided)
+            ),
+            *(inbox.sync(store, doc) for doc in resync),
+            *(publisher.publish(topics.EVENTS, event) for event in events),
+        ]
+        await asyncio.gather(*sends)
+        timings["publish"] = time.perf_counter() - started
+        log.info(
+            "batch decided",
+            extra={"size": len(items), "new": len(fresh_ids), **{k: round(v, 4) for k, v in timings.items()}},
+        )
+        return announcements
+
+    return announce

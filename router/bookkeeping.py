@@ -133,7 +133,10 @@ class Rollups:
                 self.known.clear()
             self.known.update(doc["_id"] for doc in missing)
         ops = [UpdateOne({"_id": rollup}, {"$inc": dict(inc)}) for rollup, inc in totals.items()]
-        result = await bulk_write(collection, ops)
+        # Each rollup once in these commands; the lock keeps this process's other increments of the
+        # same rollups (services/stats.py) from landing side by side: FerretDB v1 would lose some.
+        async with store.lock(stats.COLLECTION):
+            result = await bulk_write(collection, ops)
         if result.matched_count != len(ops):
             # Only if someone removed rollups while this worker ran: those increments are lost.
             log.error("rollups missing; %d increments lost", len(ops) - result.matched_count)

@@ -81,6 +81,11 @@ class DuplicateOptions(BaseModel):
     window_hours: float = Field(default=72.0, gt=0)
     min_similarity: float = Field(default=0.2, ge=0.0, le=1.0)
     max_candidates: int = Field(default=200, ge=1)
+    # A worker answers a grid cell it read lately from memory (router/duplicates.py NearbyCache): with
+    # several workers, what another one stored is seen at most this late. 0: every cell is read.
+    cache_seconds: float = Field(default=5.0, ge=0)
+    # The same while the worker holds every partition (nothing changes behind its back).
+    sole_cache_seconds: float = Field(default=600.0, ge=0)
 
 
 class RouterSettings(PasokhSettings):

@@ -4,24 +4,28 @@ by one, once, whatever is redelivered (real MongoDB and Kafka)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from pasokh.infra.local import LocalInfra
+from router import actions
 from router import stats as router_stats
 from router.batch import handle_submitted_batch
 from router.bookkeeping import Rollups
 from router.classifier import KeywordClassifier
+from router.duplicates import NearbyCache
 from router.handlers import SOURCE, handle_submitted
 from router.routing import RoutingTable
 from router.settings import DuplicateOptions, SlaOptions
 from router.sla import SlaPolicy
 from services import inbox, records, stats
 from services.bus import KafkaPublisher
-from services.contracts.complaints import ComplaintSubmitted
+from services.contracts.actions import ComplaintResolved
+from services.contracts.complaints import ComplaintRouted, ComplaintSubmitted
 from services.contracts.envelope import Envelope, derived_id, from_kafka, new_event, to_kafka
+from services.contracts.routing import ComplaintDuplicateLinked
 from services.settings import MongoSettings
 from services.store import Doc, Store
 from services.taxonomy import load_taxonomy
@@ -174,3 +178,57 @@ async def test_rollups_sum_a_batch_in_memory_and_create_each_rollup_once(store: 
     assert docs["all|-|category|waste"]["submitted"] == 2
     assert docs["all|-|district|2"]["submitted"] == 5
     assert docs[one[0]["_id"]]["category"] == "roads" and docs[one[0]["_id"]]["submitted"] == 3
+
+
+async def test_a_worker_answers_cells_it_read_lately_from_memory_and_sees_other_workers_after_that(
+    store: Store, publisher: KafkaPublisher
+) -> None:
+    now = [0.0]
+    cache = NearbyCache(5.0, clock=lambda: now[0])
+    mine = {**deciding(store, publisher), "nearby": cache}
+    elsewhere = deciding(store, publisher)  # another worker, on other partitions
+
+    def at(minutes: int) -> datetime:
+        return AT + timedelta(minutes=minutes)
+
+    async def decide(sub: ComplaintSubmitted, kwargs: dict[str, Any]) -> Any:
+        (announced,) = await handle_submitted_batch([envelope_of(sub)], **kwargs)
+        return announced
+
+    first = submitted(LIGHT, location=DISTRICT_6, submitted_at=at(0))
+    assert isinstance(await decide(first, mine), ComplaintRouted)
+    read = cache.misses
+    # The same pole again: its cells are answered from memory, which holds the first report.
+    link = await decide(submitted(LIGHT, location=NEAR, submitted_at=at(1)), mine)
+    assert isinstance(link, ComplaintDuplicateLinked) and link.primary_id == first.complaint_id
+    assert cache.misses == read and cache.hits > 0
+    # Redelivered: the stored decisions are announced again, nothing changes, no query is needed.
+    stored = await records.find(store, first.complaint_id)
+    again_first = await decide(first, mine)
+    assert again_first.complaint_id == first.complaint_id and isinstance(again_first, ComplaintRouted)
+    assert await records.find(store, first.complaint_id) == stored and cache.misses == read
+
+    # Resolved by another worker's events agent (this one's cache still holds it as routed): no longer
+    # a primary, since a primary is read again before anything is linked to it.
+    resolved = ComplaintResolved(
+        complaint_id=first.complaint_id, actor_id="k", actor_name="clerk", note="fixed", at=at(2)
+    )
+    key, value = to_kafka(new_event(resolved, subject=first.complaint_id, source="/pasokh/intake/staff"))
+    envelope = from_kafka(value, key)
+    assert await actions.apply_action(envelope, store=store)
+    again = submitted(LIGHT, location=NEAR, submitted_at=at(3))
+    assert isinstance(await decide(again, mine), ComplaintRouted)
+
+    # Another worker routes a report 1.7 km north, in cells this worker read a moment ago …
+    far = {"lat": DISTRICT_6["lat"] + 0.015, "lon": DISTRICT_6["lon"]}  # cells apart from the first
+    pole = {"lat": far["lat"] + 0.002, "lon": far["lon"]}  # 220 m away: the same cells, another pole
+    other_pole = submitted(LIGHT, location=pole, submitted_at=at(3))
+    assert isinstance(await decide(other_pole, mine), ComplaintRouted)
+    theirs = submitted(LIGHT, location=far, submitted_at=at(4))
+    assert isinstance(await decide(theirs, elsewhere), ComplaintRouted)
+    # … which this worker does not see until the cells are read again (docs/routing.md) …
+    assert isinstance(await decide(submitted(LIGHT, location=far, submitted_at=at(5)), mine), ComplaintRouted)
+    now[0] += 5.1
+    # … at most cache_seconds later.
+    late = await decide(submitted(LIGHT, location=far, submitted_at=at(6)), mine)
+    assert isinstance(late, ComplaintDuplicateLinked) and late.primary_id == theirs.complaint_id
