@@ -15,6 +15,7 @@ from pymongo.errors import PyMongoError
 from notifier import batch, delivery, mail, outbox
 from notifier.bootstrap import Notifier
 from notifier.departments import DepartmentNotices
+from notifier.facts import ComplaintFacts
 from notifier.handlers import Context, flush, handle
 from notifier.mail import DepartmentMail
 from services.bus import FaustPublisher
@@ -130,6 +131,7 @@ def create_notifier_app(notifier: Notifier) -> faust.App:
     # The producer object exists now and is started by faust before any message is consumed.
     publisher = notifier.publisher or FaustPublisher(app.producer)
     policy = MessagePolicy("notifier", publisher)
+    options = settings.notifier
     departments = DepartmentNotices(settings.departments) if settings.departments.hooks else None
     mailer = (
         DepartmentMail(settings.smtp, notifier.taxonomy, timezone=settings.policy.timezone)
@@ -146,6 +148,7 @@ def create_notifier_app(notifier: Notifier) -> faust.App:
         policy=settings.policy,
         departments=departments,
         mail=mailer,
+        facts=ComplaintFacts(size=options.complaint_facts) if options.complaint_facts else None,
     )
 
     async def prepare() -> None:
@@ -156,11 +159,16 @@ def create_notifier_app(notifier: Notifier) -> faust.App:
 
     app.task(prepare)
 
+    async def close_gateway(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # The provider's pooled connections (an aiohttp session warns when left open at exit).
+        await notifier.sms.close()
+
+    app.on_before_shutdown.connect(close_gateway)  # type: ignore[arg-type]  # mode types the receiver too narrowly
+
     async def handle_one(envelope: Envelope) -> None:
         await delivery.apply(envelope, store=notifier.store)  # delivery reports: notifier/delivery.py
         await handle(envelope, context)
 
-    options = settings.notifier
     if options.batch_size > 1:
 
         async def handle_many(envelopes: list[Envelope]) -> None:

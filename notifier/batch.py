@@ -106,12 +106,16 @@ async def handle_batch(
 
 async def _citizens(envelopes: list[Envelope], ctx: Context, send_concurrency: int) -> None:
     needed = [handlers.record_needed(envelope, ctx) for envelope in envelopes]
-    ids = sorted({complaint_id for complaint_id in needed if complaint_id})
-    docs = dict(zip(ids, await _gather(records.find(ctx.store, cid) for cid in ids), strict=True))
+    # A decision about a complaint seen submitted needs no read (notifier/facts.py).
+    known = [handlers.remembered(envelope, ctx) for envelope in envelopes]
+    ids = sorted({cid for cid, doc in zip(needed, known, strict=True) if cid and doc is None})
+    docs = dict(zip(ids, await _gather(handlers.find_for_sms(ctx.store, cid) for cid in ids), strict=True))
     planned = [
         (envelope, item)
-        for envelope, complaint_id in zip(envelopes, needed, strict=True)
-        for item in handlers.plan_from(envelope, ctx, docs.get(complaint_id) if complaint_id else None)
+        for envelope, complaint_id, doc in zip(envelopes, needed, known, strict=True)
+        for item in handlers.plan_from(
+            envelope, ctx, doc if doc is not None else docs.get(complaint_id) if complaint_id else None
+        )
     ]
     if not planned:
         return

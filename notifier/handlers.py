@@ -19,6 +19,7 @@ from pymongo.errors import PyMongoError
 
 from notifier import delivery, mail, outbox, policy, preferences
 from notifier.departments import DepartmentNotices, NoticeRejected, NoticeUnavailable, encode
+from notifier.facts import ComplaintFacts
 from notifier.mail import DepartmentMail
 from notifier.messages import render
 from notifier.metrics import DECIDED_TO_SMS, NOTICES, OVER_BUDGET, SMS
@@ -95,6 +96,8 @@ class Context:
     departments: DepartmentNotices | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     mail: DepartmentMail | None = None  # department e-mail notices (notifier/mail.py)
+    # Phones of complaints seen submitted, so that a decision's SMS reads no record (notifier/facts.py).
+    facts: ComplaintFacts | None = None
 
 
 async def handle_event(
@@ -163,7 +166,9 @@ async def plan(envelope: Envelope, ctx: Context) -> list[Outgoing]:
         sealed, hashed = message.phone_sealed, message.phone_hash
         return [Outgoing(template, lang, {}, sealed, hashed, hashed, always=True)]
     complaint_id = record_needed(envelope, ctx)
-    doc = await records.find(ctx.store, complaint_id) if complaint_id else None
+    doc = remembered(envelope, ctx)
+    if doc is None and complaint_id:
+        doc = await find_for_sms(ctx.store, complaint_id)
     if kind == ComplaintReopened.TYPE and doc is not None and doc.get("phone_sealed"):
         # A survey not sent yet asks about work that is no longer done.
         await outbox.cancel_group(ctx.store, f"survey:{complaint_id}", "reopened")
@@ -195,6 +200,29 @@ def record_needed(envelope: Envelope, ctx: Context) -> str | None:
     return None
 
 
+# What plan_from reads of a complaint record: not its text, timeline or applied events, which grow
+# with every event and would be decoded for nothing.
+SMS_FIELDS = dict.fromkeys(
+    ("phone_sealed", "phone_hash", "language", "tracking_code", "department", "priority"), 1
+)
+
+
+async def find_for_sms(store: Store, complaint_id: str) -> Doc | None:
+    """The fields of the complaint record :func:`plan_from` needs (one read by ``_id``), or None."""
+    return await store.complaints.find_one({"_id": complaint_id}, SMS_FIELDS)
+
+
+def remembered(envelope: Envelope, ctx: Context) -> Doc | None:
+    """For a router's decision whose complaint was seen submitted: what :func:`plan_from` needs of
+    the complaint record, without reading it (notifier/facts.py); None when the record is to be read."""
+    if ctx.facts is None or envelope.type not in DECISIONS or ctx.sealer.rotating:
+        return None
+    doc = ctx.facts.record(envelope.subject)
+    if doc is not None and envelope.data.get("language"):
+        doc["language"] = envelope.data["language"]  # the router stores the decision's on the record
+    return doc
+
+
 def plan_from(envelope: Envelope, ctx: Context, doc: Doc | None) -> list[Outgoing]:
     """The citizen SMS ``envelope`` calls for, given the record :func:`record_needed` named (None if
     it named none or there is none); status requests and opt-outs need :func:`plan`."""
@@ -202,6 +230,8 @@ def plan_from(envelope: Envelope, ctx: Context, doc: Doc | None) -> list[Outgoin
     names = policy.citizen_templates(ctx.policy, kind)
     if kind == ComplaintSubmitted.TYPE:
         sub = envelope.payload(ComplaintSubmitted)
+        if ctx.facts is not None:
+            ctx.facts.remember(sub)
         if not (sub.phone_sealed and sub.phone_hash):
             return []
         lang = sub.language or "fa"
@@ -326,6 +356,7 @@ def draft(item: Outgoing, envelope: Envelope, ctx: Context, now: datetime) -> Dr
         "urgent": urgent,
         "group": item.group,
         "event_at": envelope.time,
+        "always": item.always,
     }
     send_at = item.not_before or now
     if not urgent:
@@ -339,7 +370,25 @@ async def opted_out(item: Outgoing, ctx: Context) -> bool:
     """Whether ``item`` is not to be sent because its recipient opted out (the batched path asks too)."""
     if item.always:
         return False
-    hashes = ctx.sealer.lookup_hashes_of(item.phone_sealed, item.phone_hash)  # all keys while rotating
+    return await _phone_opted_out(item.phone_sealed, item.phone_hash, ctx)
+
+
+# Answers to the citizen's own SMS (Outgoing.always): sent even after an opt-out. Records written
+# before "always" was stored on them are recognised by their template.
+ALWAYS_TEMPLATES = frozenset({"status", "status_unknown", "opted_out", "opted_in"})
+
+
+async def _record_opted_out(record: Doc, ctx: Context) -> bool:
+    """Whether a recorded SMS, about to go later than it was planned, is to a phone opted out since."""
+    if record.get("always", record.get("template") in ALWAYS_TEMPLATES):
+        return False
+    if not (record.get("phone_sealed") and record.get("recipient_hash")):
+        return False  # erased by retention: send_claimed fails it
+    return await _phone_opted_out(record["phone_sealed"], record["recipient_hash"], ctx)
+
+
+async def _phone_opted_out(phone_sealed: str, phone_hash: str, ctx: Context) -> bool:
+    hashes = ctx.sealer.lookup_hashes_of(phone_sealed, phone_hash)  # all keys while rotating
     # One hash (no rotation under way): a lookup by _id, which FerretDB serves from its index (it
     # scans the collection for an $in).
     return await preferences.opted_out(ctx.store, hashes[0] if len(hashes) == 1 else hashes)
@@ -466,6 +515,12 @@ async def _send_taken(record: Doc, ctx: Context) -> str:
     """:func:`send_record`, but a record that cannot be sent at all fails alone instead of stopping
     the sender (MongoDB and Kafka errors still propagate: the next tick tries again)."""
     try:
+        # Deferred for the night, a survey's delay or the per-phone limit: the citizen may have
+        # opted out meanwhile, and that holds at once (a stale record is checked again too).
+        if await _record_opted_out(record, ctx):
+            await outbox.finish(ctx.store, record["_id"], "suppressed", ctx.clock(), "the citizen opted out")
+            log.info("citizen opted out; SMS not sent", extra={"notification_id": record["_id"]})
+            return "suppressed"
         return await send_record(record, ctx)
     except (PyMongoError, KafkaError, DependencyUnavailable):
         raise

@@ -26,6 +26,14 @@ class NotifierOptions(HttpSettings):
     batch_size: int = Field(default=200, ge=1, le=5000, description="Events handled together at most.")
     batch_seconds: float = Field(default=0.05, gt=0, description="Wait at most this long to fill a batch.")
     send_concurrency: int = Field(default=16, ge=1, le=100, description="SMS of a batch sent at once.")
+    complaint_facts: int = Field(
+        default=50_000,
+        ge=0,
+        description="Submitted complaints whose phone is kept in memory for their decision's SMS (0: off).",
+    )
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        default="uvloop", description="uvloop's event loop (less CPU per socket operation) or asyncio's own."
+    )
 
 
 Provider = Literal["log", "http", "kavenegar", "smsir"]

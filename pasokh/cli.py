@@ -193,15 +193,21 @@ def bench_intake(
 @click.option(
     "--samples", type=int, default=200, show_default=True, help="Round trips timed per kind afterwards."
 )
+@click.option(
+    "--with-submitted",
+    "submitted",
+    is_flag=True,
+    help="Also pre-fill each complaint's submitted event (the routed SMS only, as after coalescing).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Also print the figures as one JSON line.")
-def bench_notifier(count: int, timeout: float, samples: int, as_json: bool) -> None:
+def bench_notifier(count: int, timeout: float, samples: int, submitted: bool, as_json: bool) -> None:
     """SMS handed to a local gateway per second by one notifier process (events topic pre-filled).
 
     Use a broker of its own (leave PASOKH_KAFKA__BOOTSTRAP_SERVERS unset): on a shared one the
     notifier's consumer group first works through the backlog of the topics."""
     from pasokh.bench.notifier import main as run
 
-    run(count=count, timeout=timeout, samples=samples, as_json=as_json)
+    run(count=count, timeout=timeout, samples=samples, as_json=as_json, submitted=submitted)
 
 
 @bench.command("web")
@@ -662,7 +668,7 @@ def infra() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     multiple=True,
     help='JSON lines {"text", "label"}; any label set; repeat to train on several files. With '
-    "--from-store: default the shipped corpus, router/data/seed.jsonl and seed_more.jsonl.",
+    "--from-store: default the shipped corpus, router/data/seed*.jsonl (router.model.SEED_FILES).",
 )
 @click.option(
     "--out",

@@ -9,8 +9,14 @@ PASOKH_KAFKA__BOOTSTRAP_SERVERS / PASOKH_MONGO__URI name them; on a broker share
 notifier's consumer group first works through whatever backlog the topics hold, so measure on a broker
 of its own. The notifier's MongoDB commands (round trips) and the time they took are read from its
 /metrics before and after the run (``pasokh_mongo_commands_total``, ``…_command_seconds_total``)
-and reported per SMS. Afterwards the cost of the notifier's per-SMS round trips is measured one by one
-(MongoDB reads and writes of the outbox, the acknowledged Kafka produce), to say where the time goes.
+and reported per SMS, with the CPU time per SMS of the notifier, the servers and this process (the
+gateway). Afterwards the cost of the notifier's per-SMS round trips is measured one by one (MongoDB
+reads and writes of the outbox, the acknowledged Kafka produce), to say where the time goes.
+
+``--with-submitted`` also puts each complaint's ``complaint.submitted`` on the submitted topic ahead of
+its decision, as intake does, with only the decision's SMS called for (in a city the decision follows
+within the coalescing window and supersedes the "received" SMS): the notifier then knows the phone
+from the submission (notifier/facts.py) and reads no complaint record.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from notifier.sms import Sms
 from notifier.sms.http import HttpSms
+from pasokh.bench.cpu import CpuMeter, infra_pids
 from pasokh.bench.intake import machine, rss_mib
 from pasokh.infra.local import LocalInfra
 from pasokh.infra.process import ManagedProcess, free_port
@@ -143,8 +150,11 @@ def _complaint(i: int, sealer: Sealer) -> tuple[ComplaintSubmitted, ComplaintRou
     return sub, decision
 
 
-async def prefill(settings: PasokhSettings, store: Store, publisher: KafkaPublisher, count: int) -> None:
-    """Record ``count`` complaints and put one routed event for each on the events topic."""
+async def prefill(
+    settings: PasokhSettings, store: Store, publisher: KafkaPublisher, count: int, *, submitted: bool = False
+) -> None:
+    """Record ``count`` complaints and put one routed event for each on the events topic (with
+    ``submitted``, their submitted events on the submitted topic first)."""
     sealer = Sealer(settings.secret_key.get_secret_value())
     pairs = [_complaint(i, sealer) for i in range(count)]
     for start in range(0, count, 500):
@@ -152,6 +162,15 @@ async def prefill(settings: PasokhSettings, store: Store, publisher: KafkaPublis
         await records.record_received_many(
             store, [records.received_record(sub, event_id=str(uuid.uuid4())) for sub, _ in chunk]
         )
+        if submitted:
+            await asyncio.gather(
+                *(
+                    publisher.publish(
+                        topics.SUBMITTED, new_event(sub, subject=sub.complaint_id, source="/pasokh/intake")
+                    )
+                    for sub, _ in chunk
+                )
+            )
         await asyncio.gather(
             *(
                 publisher.publish(
@@ -208,6 +227,11 @@ async def round_trips(
         event = new_event(sent, subject="bench-probe", source="/pasokh/bench")
         await timed("kafka_produce", publisher.publish(topics.EVENTS, event))
     return {name: round(statistics.median(values), 2) for name, values in timings.items()}
+
+
+def _own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
 
 
 def _cpu_seconds(pid: int | None) -> float | None:
@@ -281,7 +305,12 @@ def figures(arrivals: list[float], count: int) -> dict[str, Any]:
     }
 
 
-def run(*, count: int, timeout: float, samples: int) -> dict[str, Any]:
+# With the submitted events: only the decision's SMS, as in a city where the decision follows within
+# the coalescing window and supersedes the "received" SMS (docs/notifier.md).
+ROUTED_ONLY = {"PASOKH_POLICY__CITIZEN_TEMPLATES": json.dumps({"complaint.routed": ["routed"]})}
+
+
+def run(*, count: int, timeout: float, samples: int, submitted: bool = False) -> dict[str, Any]:
     """Pre-fill, run one notifier until the gateway has every SMS, measure; return the figures."""
     settings = PasokhSettings()
     with tempfile.TemporaryDirectory(prefix="pasokh-bench-notifier-") as tmp:
@@ -297,13 +326,14 @@ def run(*, count: int, timeout: float, samples: int) -> dict[str, Any]:
             loop.run_until_complete(store.ensure_indexes())
             loop.run_until_complete(publisher.start())
             began = time.monotonic()
-            loop.run_until_complete(prefill(settings, store, publisher, count))
+            loop.run_until_complete(prefill(settings, store, publisher, count, submitted=submitted))
             prefill_s = round(time.monotonic() - began, 1)
             port = free_port()
             env = {
                 **os.environ,
                 **infra.env(),
                 **AT_ONCE,
+                **(ROUTED_ONLY if submitted else {}),
                 "PASOKH_MONGO__DATABASE": database,
                 "PASOKH_SMS__PROVIDER": "http",
                 "PASOKH_SMS__URL": gateway.url,
@@ -319,6 +349,10 @@ def run(*, count: int, timeout: float, samples: int) -> dict[str, Any]:
             wait_ready([service])
             ready_s = round(time.monotonic() - started, 1)
             cpu_before = _cpu_seconds(process.pid)
+            # Where the cores went, per SMS: the notifier, the servers, this process (the gateway).
+            meter = CpuMeter({"notifier": process.pid, **infra_pids(infra.kafka, infra.mongo)})
+            meter.start()
+            gateway_before = _own_cpu_seconds()
             commands_before = mongo_commands(port)
             seconds_before = mongo_commands(port, SECONDS)
             deadline, last, last_change = time.monotonic() + timeout, -1, time.monotonic()
@@ -330,6 +364,11 @@ def run(*, count: int, timeout: float, samples: int) -> dict[str, Any]:
                     break  # no progress for 30 s: report what arrived
             arrivals = list(gateway.arrivals.values())
             cpu_after = _cpu_seconds(process.pid)
+            cpu_per_sms = meter.stop(len(arrivals))
+            if arrivals:  # this process alone (not its children, the servers and the notifier)
+                gateway_ms = (_own_cpu_seconds() - gateway_before) * 1000 / len(arrivals)
+                cpu_per_sms = {**cpu_per_sms, "gateway": round(gateway_ms, 3)}
+                cpu_per_sms["other"] = round(cpu_per_sms["other"] - gateway_ms, 3)
             commands = per_sms(mongo_commands(port), commands_before, len(arrivals))
             waited = per_sms(
                 {k: v * 1000 for k, v in mongo_commands(port, SECONDS).items()},
@@ -340,6 +379,7 @@ def run(*, count: int, timeout: float, samples: int) -> dict[str, Any]:
                 "machine": machine(),
                 "mongo": infra.mongo.kind if infra.mongo else "PASOKH_MONGO__URI",
                 "kafka": "local broker" if infra.kafka else "PASOKH_KAFKA__BOOTSTRAP_SERVERS",
+                "submitted_events": submitted,
                 "prefill_s": prefill_s,
                 "notifier_ready_s": ready_s,
                 **figures(arrivals, count),
@@ -348,6 +388,7 @@ def run(*, count: int, timeout: float, samples: int) -> dict[str, Any]:
                 "notifier_batch_size": int(env.get("PASOKH_NOTIFIER__BATCH_SIZE", "200")),
                 "mongo_commands_per_sms": commands,
                 "mongo_ms_per_sms": waited,
+                "cpu_ms_per_sms": cpu_per_sms,
             }
             if cpu_before is not None and cpu_after is not None and len(arrivals) > 1:
                 busy = max(arrivals) - min(arrivals)
@@ -382,7 +423,9 @@ def table(results: dict[str, Any]) -> str:
         [
             f"machine: {results['machine']['cpu']} × {results['machine']['cores']} cores; "
             f"mongo: {results['mongo']}; kafka: {results['kafka']}",
-            f"pre-filled {results['expected']} routed events in {results['prefill_s']} s; "
+            f"pre-filled {results['expected']} routed events"
+            + (" and their submitted events" if results.get("submitted_events") else "")
+            + f" in {results['prefill_s']} s; "
             f"notifier ready in {results['notifier_ready_s']} s",
             f"SMS received by the gateway: {results['received']} of {results['expected']} "
             f"in {results.get('seconds')} s",
@@ -393,6 +436,8 @@ def table(results: dict[str, Any]) -> str:
             f"notifier: {results.get('notifier_cpu_ms_per_sms')} ms CPU per SMS, "
             f"{results.get('notifier_cpu_share')} of a core while sending; "
             f"RSS {results.get('notifier_rss_mib')} MiB",
+            "CPU ms per SMS by process: "
+            + ", ".join(f"{k} {v}" for k, v in results.get("cpu_ms_per_sms", {}).items()),
             "MongoDB commands (round trips) per SMS: "
             + (
                 ", ".join(f"{k} {v}" for k, v in results.get("mongo_commands_per_sms", {}).items())
@@ -409,9 +454,9 @@ def table(results: dict[str, Any]) -> str:
     )
 
 
-def main(*, count: int, timeout: float, samples: int, as_json: bool) -> None:
+def main(*, count: int, timeout: float, samples: int, as_json: bool, submitted: bool = False) -> None:
     """Print the figures, then (with ``as_json``) one JSON line."""
-    results = run(count=count, timeout=timeout, samples=samples)
+    results = run(count=count, timeout=timeout, samples=samples, submitted=submitted)
     print(table(results))
     if "notifier_log_tail" in results:
         print("not every SMS arrived; the notifier's log ends with:\n" + results["notifier_log_tail"])

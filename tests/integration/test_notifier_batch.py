@@ -15,6 +15,7 @@ from pymongo import monitoring
 
 from notifier import preferences
 from notifier.batch import handle_batch
+from notifier.facts import ComplaintFacts
 from notifier.handlers import Context, Retry, flush, handle
 from notifier.settings import PolicySettings
 from notifier.sms.http import HttpSms
@@ -22,7 +23,8 @@ from pasokh.infra.local import LocalInfra
 from services import records
 from services.bus import KafkaPublisher
 from services.contracts.actions import ComplaintAcknowledged
-from services.contracts.complaints import ComplaintSubmitted
+from services.contracts.citizens import CitizenOptedOut
+from services.contracts.complaints import ComplaintSubmitted, ComplaintTriageNeeded
 from services.contracts.envelope import Envelope, EventPayload, from_kafka, new_event, to_kafka
 from services.settings import MongoSettings
 from services.store import Store
@@ -211,3 +213,81 @@ async def test_a_provider_failure_in_a_batch_is_retried_alone(
     assert len(capture.received) == 5 and len({m["id"] for m in capture.received}) == 5
     attempts = sorted(d["attempts"] for d in await store.notifications.find({"state": "sent"}).to_list())
     assert attempts == [1, 1, 1, 1, 2]
+
+
+async def test_a_decision_about_a_complaint_seen_submitted_reads_no_record_and_a_restart_reads_it(
+    counted: tuple[Store, Commands], publisher: KafkaPublisher, gateway: HttpSms, capture: SmsCapture
+) -> None:
+    store, commands = counted
+    subs = [await complaint(store, phone(i)) for i in range(10)]
+    ctx = context(store, publisher, gateway, Clock(DAY), citizen_templates={"complaint.routed": ["routed"]})
+    ctx.facts = ComplaintFacts()
+    await handle_batch([event(sub, sub.complaint_id, DAY) for sub in subs[:6]], ctx)  # seen submitted
+    assert capture.received == []  # no "received" SMS under this policy
+    commands.sent.clear()
+
+    await handle_batch([event(routed(sub), sub.complaint_id, DAY) for sub in subs], ctx, send_concurrency=4)
+
+    # The six seen submitted: the opt-out and the phone's earlier SMS; the other four read their record too.
+    assert commands.sent["find"] == 2 * 10 + 4
+    assert sorted(m["to"] for m in capture.received) == sorted(phone(i) for i in range(10))
+    by_phone = {m["to"]: m["text"] for m in capture.received}
+    assert all(_digits(sub.tracking_code) in by_phone[phone(i)] for i, sub in enumerate(subs))
+
+    # A restart forgets everything: the next decisions read their records and are sent all the same.
+    ctx.facts = ComplaintFacts()
+    commands.sent.clear()
+    again = [event(routed(sub), sub.complaint_id, DAY + timedelta(minutes=1)) for sub in subs[:3]]
+    await handle(again[0], ctx)
+    await handle_batch(again[1:], ctx)
+
+    assert commands.sent["find"] >= 3 * 3
+    assert len(capture.received) == 13
+    assert sorted(m["to"] for m in capture.received[10:]) == sorted(phone(i) for i in range(3))
+
+
+async def test_an_opt_out_between_two_sms_stops_the_second_though_the_phone_is_remembered(
+    store: Store, publisher: KafkaPublisher, gateway: HttpSms, capture: SmsCapture
+) -> None:
+    sub = await complaint(store, phone(7))
+    ctx = context(
+        store,
+        publisher,
+        gateway,
+        Clock(DAY),
+        citizen_templates={
+            "complaint.routed": ["routed"],
+            "complaint.triage-needed": ["triage"],
+            "citizen.opted-out": ["opted_out"],
+        },
+    )
+    ctx.facts = ComplaintFacts()
+    await handle_batch([event(sub, sub.complaint_id, DAY)], ctx)
+    await handle_batch([event(_triage(sub), sub.complaint_id, DAY)], ctx)
+    assert [m["to"] for m in capture.received] == [phone(7)]
+
+    opt_out = CitizenOptedOut(
+        phone_hash=sub.phone_hash or "",
+        phone_sealed=sub.phone_sealed or "",
+        provider="http",
+        message_id=str(uuid.uuid4()),
+        received_at=DAY + timedelta(seconds=1),
+    )
+    assert await handle(event(opt_out, sub.phone_hash or "", DAY + timedelta(seconds=1)), ctx) == "sent"
+    later = DAY + timedelta(seconds=2)
+    await handle_batch([event(routed(sub), sub.complaint_id, later)], ctx)
+
+    assert ctx.facts.hits == 2  # both decisions took the phone from memory
+    routed_record = await store.notifications.find_one(
+        {"complaint_id": sub.complaint_id, "template": "routed"}
+    )
+    assert routed_record is not None and routed_record["state"] == "suppressed"
+    assert [m["to"] for m in capture.received] == [phone(7), phone(7)]  # the triage SMS, the confirmation
+
+
+def _triage(sub: ComplaintSubmitted) -> ComplaintTriageNeeded:
+    return ComplaintTriageNeeded(**routed(sub).model_dump(exclude={"department"}), department="triage")
+
+
+def _digits(code: str) -> str:
+    return code.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))

@@ -222,6 +222,36 @@ async def test_opt_out_is_honoured_at_once_and_kept_until_opt_in(
     assert len(capture.received) == 3
 
 
+async def test_an_sms_deferred_for_the_night_is_not_sent_after_an_opt_out_in_the_night(
+    store: Store, publisher: KafkaPublisher, gateway: HttpSms, capture: SmsCapture
+) -> None:
+    clock = Clock(NIGHT)
+    ctx = context(store, publisher, gateway, clock, coalesce_seconds=0)
+    sub = await complaint(store)
+    other = await complaint(store, phone="+989351112233")
+    assert await handle(staff(ComplaintAcknowledged, sub, NIGHT), ctx) == "deferred"
+    assert await handle(staff(ComplaintAcknowledged, other, NIGHT), ctx) == "deferred"
+
+    clock.now = NIGHT + timedelta(hours=1)
+    fields = {
+        "phone_sealed": SEALER.seal(PHONE),
+        "phone_hash": SEALER.lookup_hash(PHONE),
+        "provider": "http",
+        "received_at": clock.now,
+    }
+    stop = event(CitizenOptedOut(message_id="m1", **fields), fields["phone_hash"], clock.now)
+    assert await handle(stop, ctx) == "sent"  # the confirmation goes at once, also at night
+    clock.now = DAY + timedelta(days=1)  # the next morning
+
+    assert await flush(ctx) == 1
+    assert [m["to"] for m in capture.received] == [PHONE, "+989351112233"]  # confirmation, other's SMS
+    states = {
+        d["complaint_id"]: d["state"]
+        for d in await store.notifications.find({"template": "acknowledged"}).to_list()
+    }
+    assert states == {sub.complaint_id: "suppressed", other.complaint_id: "sent"}
+
+
 async def test_a_status_request_is_answered_even_at_night(
     store: Store, publisher: KafkaPublisher, gateway: HttpSms, capture: SmsCapture
 ) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from notifier.sms import Sms, SmsRejected, SmsUnavailable
+from notifier.sms import Sms, SmsOutcomeUnknown, SmsRejected, SmsUnavailable
 from notifier.sms.http import HttpSms
 
 
@@ -28,6 +28,7 @@ class Provider:
     received: list[dict[str, Any]] = field(default_factory=list)
     content_types: list[str] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
+    peers: set[tuple[str, int]] = field(default_factory=set)  # the client's connections
 
 
 @pytest.fixture
@@ -35,8 +36,11 @@ def provider() -> Iterator[Provider]:
     state = Provider(url="")
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as providers speak
+
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            state.peers.add(self.client_address)
             state.paths.append(self.path)
             state.content_types.append(self.headers.get("Content-Type", ""))
             state.received.append(json.loads(body))
@@ -133,3 +137,33 @@ async def test_connection_refused_is_unavailable() -> None:
             await gateway.send(message())
     finally:
         await gateway.close()
+
+
+async def test_a_connection_dropped_after_the_request_left_is_an_unknown_outcome() -> None:
+    # The provider may have taken it: retried with the same id, never handed to another provider.
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+
+        def drop_after_reading() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(65536)
+
+        thread = threading.Thread(target=drop_after_reading, daemon=True)
+        thread.start()
+        gateway = HttpSms(f"http://127.0.0.1:{port}/sms", timeout=2.0)
+        try:
+            with pytest.raises(SmsOutcomeUnknown, match="did not answer"):
+                await gateway.send(message())
+        finally:
+            await gateway.close()
+            thread.join(timeout=5)
+
+
+async def test_messages_share_one_kept_alive_connection(provider: Provider, gateway: HttpSms) -> None:
+    for i in range(5):
+        await gateway.send(message(f"text {i}"))
+    assert len(provider.received) == 5
+    assert len(provider.peers) == 1
