@@ -31,7 +31,7 @@ class Intake:
 
     def __post_init__(self) -> None:
         self.codes = TrackingCodePool(self.store)
-        self.received = ReceivedWriter(self.store)
+        self.received = ReceivedWriter(self.store, wait_at_most=self.settings.intake.record_wait_ms / 1000)
 
     async def start(self) -> None:
         """Connect what needs connecting."""

@@ -26,6 +26,10 @@ SUBMIT_STEP = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
 )
 SUBMIT_STEPS = ("code", "publish", "record")
+RECORDS_LATE = Counter(
+    f"{PREFIX}intake_records_late",
+    "Submissions answered before their received record was written (PASOKH_INTAKE__RECORD_WAIT_MS)",
+)
 SUBMITTED = Counter(f"{PREFIX}complaints_submitted", "Complaints accepted (2xx) by channel", ["channel"])
 RATINGS = Counter(f"{PREFIX}survey_ratings", "Survey answers by the rating given (1 to 5)", ["rating"])
 

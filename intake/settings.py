@@ -21,6 +21,12 @@ class IntakeHttpSettings(HttpSettings):
     sms_webhook_secret: SecretStr | None = Field(
         default=None, description="Signs SMS provider webhooks; unset refuses them (503)."
     )
+    record_wait_ms: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long a submission, once durable in Kafka, waits for its received record before "
+        "answering; the write goes on after the answer (intake/received.py).",
+    )
 
 
 class IntakeSettings(PasokhSettings):

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
+from prometheus_client import REGISTRY
 
 from intake import tracking
 from intake.codes import TrackingCodePool
@@ -81,3 +82,30 @@ async def test_every_waiter_of_a_failed_batch_gets_the_error(nowhere: Store) -> 
     )
 
     assert len(outcomes) == 3 and all(isinstance(o, Exception) for o in outcomes)
+
+
+async def test_a_bounded_wait_answers_before_a_slow_record_and_the_record_still_lands(store: Store) -> None:
+    writer = ReceivedWriter(store, wait_at_most=0.0)  # MongoDB is never this fast: every wait times out
+    subs = [submitted() for _ in range(20)]
+    late = REGISTRY.get_sample_value("pasokh_intake_records_late_total") or 0.0
+
+    await asyncio.gather(
+        *(writer.write(records.received_record(s, event_id=f"e-{s.complaint_id}")) for s in subs)
+    )
+    assert REGISTRY.get_sample_value("pasokh_intake_records_late_total") == late + 20
+    await writer.close()  # the writes went on after the answers
+
+    ids = [s.complaint_id for s in subs]
+    assert {d["_id"] async for d in store.complaints.find({"_id": {"$in": ids}})} == set(ids)
+
+
+async def test_a_late_record_that_fails_is_logged_not_raised(
+    nowhere: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = ReceivedWriter(nowhere, wait_at_most=0.0)
+
+    await writer.write(records.received_record(submitted(), event_id="e"))  # no error: answered first
+    await writer.close()
+    await asyncio.sleep(0)
+
+    assert "could not record the received state" in caplog.text
