@@ -55,14 +55,7 @@ def consume_batches(
     channel = app.topic(topic, key_type=bytes, value_type=bytes)
 
     def one(message: Any) -> Awaitable[None]:
-        return policy.run(
-            handle_one,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            key=message.key,
-            value=message.value,
-        )
+        return policy.run_message(handle_one, message)
 
     async def together(messages: list[Any], envelopes: list[Envelope]) -> None:
         try:

@@ -151,9 +151,7 @@ def consume_batches(
 
     async def _one_by_one(messages: list[Any]) -> None:
         for m in messages:
-            await policy.run(
-                handler, topic=m.topic, partition=m.partition, offset=m.offset, key=m.key, value=m.value
-            )
+            await policy.run_message(handler, m)
 
     agent.__name__ = agent.__qualname__ = f"{policy.service}_batch_agent"
     app.agent(channel, name=f"{policy.service}.{topic}")(agent)

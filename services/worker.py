@@ -99,6 +99,18 @@ class MessagePolicy:
         with log_context(complaint_id=complaint_id):
             await self._run(handler, topic=topic, partition=partition, offset=offset, key=key, value=value)
 
+    async def run_message(self, handler: Handler, message: Any) -> None:
+        """:meth:`run` on a consumed message (faust's ``event.message``: topic, partition, offset,
+        key, value)."""
+        await self.run(
+            handler,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            value=message.value,
+        )
+
     async def _run(
         self, handler: Handler, *, topic: str, partition: int, offset: int, key: Any, value: Any
     ) -> None:
@@ -283,14 +295,7 @@ def consume(
         def work(event: Any) -> Callable[[], Awaitable[None]]:
             async def handle() -> None:
                 message = event.message
-                await policy.run(
-                    handler,
-                    topic=message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
-                    key=message.key,
-                    value=message.value,
-                )
+                await policy.run_message(handler, message)
                 await manual.ack(event)
 
             return handle

@@ -8,6 +8,7 @@ from typing import Any
 
 from intake import tracking
 from services.contracts.complaints import ComplaintRouted, ComplaintSubmitted
+from services.contracts.envelope import Envelope, EventPayload, from_kafka, new_event, to_kafka
 from services.privacy import Sealer
 from services.settings import DEV_SECRET_KEY
 
@@ -49,3 +50,17 @@ def routed(sub: ComplaintSubmitted, **extra: Any) -> ComplaintRouted:
     }
     fields.update(extra)
     return ComplaintRouted(**fields)
+
+
+def wired(
+    payload: EventPayload,
+    subject: str,
+    *,
+    source: str = "/pasokh/test",
+    event_id: str | None = None,
+    at: datetime | None = None,
+) -> Envelope:
+    """``payload`` as a consumer gets it off the wire (encoded and decoded as on Kafka)."""
+    event = new_event(payload, subject=subject, source=source, event_id=event_id, time=at)
+    key, value = to_kafka(event)
+    return from_kafka(value, key)

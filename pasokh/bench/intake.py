@@ -13,13 +13,10 @@ import os
 import platform
 import sys
 import tempfile
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from prometheus_client.parser import text_string_to_metric_families
-
-from pasokh.bench import vegeta
+from pasokh.bench import scrape, vegeta
 from pasokh.bench.corpus import complaint_body
 from pasokh.bench.cpu import CpuMeter, infra_pids
 from pasokh.infra.local import LocalInfra
@@ -56,12 +53,9 @@ SLOW_STEP_S = 0.025
 def submit_steps(url: str) -> dict[str, dict[str, float]]:
     """intake's own account of its submissions so far, by step (its ``/metrics``): how many, their
     seconds in all and how many took longer than :data:`SLOW_STEP_S`."""
-    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
-        text = response.read().decode()
     steps: dict[str, dict[str, float]] = {}
-    for family in text_string_to_metric_families(text):
-        if family.name != "pasokh_intake_submit_step_seconds":
-            continue
+    family = scrape.families(url).get("pasokh_intake_submit_step_seconds")
+    if family is not None:
         for sample in family.samples:
             step = steps.setdefault(sample.labels["step"], {"count": 0.0, "seconds": 0.0, "within": 0.0})
             if sample.name.endswith("_count"):

@@ -29,7 +29,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
@@ -37,10 +36,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from notifier.sms import Sms
 from notifier.sms.http import HttpSms
+from pasokh.bench import scrape
 from pasokh.bench.cpu import CpuMeter, infra_pids
 from pasokh.bench.intake import machine, rss_mib
 from pasokh.infra.local import LocalInfra
@@ -246,17 +244,9 @@ def mongo_commands(port: int, family_name: str = "pasokh_mongo_commands") -> dic
     """A counter of the notifier's MongoDB commands so far by name, from its /metrics (empty if it
     has none): how many (``pasokh_mongo_commands``) or how long they took (``…_seconds``)."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-            text = response.read().decode()
+        return scrape.by_command(scrape.families(f"http://127.0.0.1:{port}"), family_name)
     except OSError:
         return {}
-    counts: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        if family.name == family_name:
-            for sample in family.samples:
-                if sample.name.endswith("_total"):
-                    counts[sample.labels["command"]] = sample.value
-    return counts
 
 
 def per_sms(commands: dict[str, float], before: dict[str, float], sms: int) -> dict[str, float]:

@@ -23,7 +23,6 @@ import random
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,9 +30,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from kafka import KafkaConsumer, TopicPartition
-from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
+from pasokh.bench import scrape
 from pasokh.bench.corpus import COMPLAINTS
 from pasokh.bench.intake import machine, rss_mib
 from pasokh.infra.local import LocalInfra
@@ -106,16 +105,10 @@ def _cpu_seconds(pid: int) -> float:
 
 def mongo_counts(port: int) -> tuple[dict[str, float], dict[str, float]]:
     """The router's MongoDB commands and written documents so far, by command (its /metrics page)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-        text = response.read().decode()
-    counts: dict[str, dict[str, float]] = {"commands": {}, "documents": {}}
-    for family in text_string_to_metric_families(text):
-        kind = {"pasokh_mongo_commands": "commands", "pasokh_mongo_documents": "documents"}
-        if family.name in kind:
-            for sample in family.samples:
-                if sample.name.endswith("_total"):
-                    counts[kind[family.name]][sample.labels["command"]] = sample.value
-    return counts["commands"], counts["documents"]
+    found = scrape.families(f"http://127.0.0.1:{port}")
+    return scrape.by_command(found, "pasokh_mongo_commands"), scrape.by_command(
+        found, "pasokh_mongo_documents"
+    )
 
 
 STEPS = ("decide", "duplicates", "update", "insert", "publish")

@@ -14,7 +14,6 @@ import secrets
 import subprocess
 import sys
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +34,7 @@ from services.contracts.envelope import Envelope, EventPayload, from_kafka, new_
 from services.privacy import Sealer
 from services.store import Doc, Store
 from services.taxonomy import load_taxonomy
+from tests.support.clock import Clock, no_wait
 from tests.support.sms_server import SmsCapture
 
 KEY_A = secrets.token_urlsafe(32)
@@ -47,18 +47,6 @@ def _phone() -> str:
     return "+989" + "".join(secrets.choice("0123456789") for _ in range(9))
 
 
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-async def _no_wait(_: float) -> None:
-    return None
-
-
 def _context(store: Store, publisher: KafkaPublisher, sms: HttpSms, sealer: Sealer) -> Context:
     return Context(
         store=store,
@@ -66,7 +54,7 @@ def _context(store: Store, publisher: KafkaPublisher, sms: HttpSms, sealer: Seal
         sms=sms,
         sealer=sealer,
         taxonomy=TAXONOMY,
-        retry=Retry(max_attempts=2, base_seconds=0.01, sleep=_no_wait),
+        retry=Retry(max_attempts=2, base_seconds=0.01, sleep=no_wait),
         policy=PolicySettings(coalesce_seconds=0),
         clock=Clock(DAY),
     )

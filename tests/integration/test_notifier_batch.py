@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,29 +24,18 @@ from services.bus import KafkaPublisher
 from services.contracts.actions import ComplaintAcknowledged
 from services.contracts.citizens import CitizenOptedOut
 from services.contracts.complaints import ComplaintSubmitted, ComplaintTriageNeeded
-from services.contracts.envelope import Envelope, EventPayload, from_kafka, new_event, to_kafka
+from services.contracts.envelope import Envelope, EventPayload
 from services.settings import MongoSettings
 from services.store import Store
 from services.taxonomy import load_taxonomy
-from tests.factories import SEALER, routed, submitted
+from tests.factories import SEALER, routed, submitted, wired
+from tests.support.clock import Clock, no_wait
 from tests.support.sms_server import SmsCapture
 
 TAXONOMY = load_taxonomy()
 DAY = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)  # 10:00 in Tehran
 # Every SMS at once unless a test says otherwise: no quiet hours (start = end), no coalescing window.
 AT_ONCE: dict[str, Any] = {"quiet_start": "00:00", "quiet_end": "00:00", "coalesce_seconds": 0}
-
-
-async def _no_wait(_: float) -> None:
-    return None
-
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class Commands(monitoring.CommandListener):
@@ -84,15 +72,14 @@ def context(
         sms=gateway,
         sealer=SEALER,
         taxonomy=TAXONOMY,
-        retry=Retry(max_attempts=3, base_seconds=0.01, sleep=_no_wait),
+        retry=Retry(max_attempts=3, base_seconds=0.01, sleep=no_wait),
         policy=PolicySettings.model_validate(AT_ONCE | policy),
         clock=clock,
     )
 
 
 def event(payload: EventPayload, subject: str, at: datetime) -> Envelope:
-    key, value = to_kafka(new_event(payload, subject=subject, source="/pasokh/test", time=at))
-    return from_kafka(value, key)
+    return wired(payload, subject, at=at)
 
 
 async def complaint(store: Store, phone: str) -> ComplaintSubmitted:

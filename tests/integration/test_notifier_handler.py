@@ -16,15 +16,12 @@ from services.contracts.envelope import Envelope, derived_id, from_kafka, new_ev
 from services.store import Store
 from services.taxonomy import load_taxonomy
 from tests.factories import SEALER, routed, submitted
+from tests.support.clock import no_wait
 from tests.support.sms_server import SmsCapture
 
 TAXONOMY = load_taxonomy()
 # Every SMS at once: no quiet hours (start = end), no coalescing window.
 AT_ONCE = PolicySettings(quiet_start="00:00", quiet_end="00:00", coalesce_seconds=0)
-
-
-async def _no_wait(_: float) -> None:
-    return None
 
 
 async def routed_event(store: Store) -> tuple[ComplaintSubmitted, Envelope]:
@@ -43,7 +40,7 @@ async def notify(envelope: Envelope, store: Store, publisher: KafkaPublisher, sm
         sms=sms,
         sealer=SEALER,
         taxonomy=TAXONOMY,
-        retry=Retry(max_attempts=3, base_seconds=0.01, sleep=_no_wait),
+        retry=Retry(max_attempts=3, base_seconds=0.01, sleep=no_wait),
         policy=AT_ONCE,
     )
 

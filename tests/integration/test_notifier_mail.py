@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,31 +21,20 @@ from pasokh.infra.local import LocalInfra
 from services import records, rules
 from services.bus import KafkaPublisher
 from services.contracts import topics
-from services.contracts.envelope import Envelope, EventPayload, from_kafka, new_event, to_kafka
+from services.contracts.envelope import Envelope, new_event
 from services.contracts.routing import ComplaintEscalated
 from services.store import Store
 from services.taxonomy import load_taxonomy
 from services.text import to_persian_digits
-from tests.factories import SEALER, routed, submitted
+from tests.factories import SEALER, routed, submitted, wired
 from tests.integration.test_sms_webhooks import events
+from tests.support.clock import Clock, no_wait
 from tests.support.sms_server import SmsCapture
 from tests.support.smtp_server import MailCapture
 
 TAXONOMY = load_taxonomy()
 PHONE = "+989121234567"
 MAILBOXES = ("lighting-desk@city.example", "lighting-head@city.example")
-
-
-async def _no_wait(_: float) -> None:
-    return None
-
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -72,12 +60,6 @@ def mailer(smtp: MailCapture, tmp_path: Path, **settings: Any) -> DepartmentMail
     return DepartmentMail(SmtpSettings(**(fields | settings)), TAXONOMY)
 
 
-def envelope(payload: EventPayload, subject: str) -> Envelope:
-    """``payload`` as the notifier gets it off the wire."""
-    key, value = to_kafka(new_event(payload, subject=subject, source="/pasokh/router"))
-    return from_kafka(value, key)
-
-
 def context(store: Store, publisher: KafkaPublisher, gateway: HttpSms, post: DepartmentMail) -> Context:
     return Context(
         store=store,
@@ -85,7 +67,7 @@ def context(store: Store, publisher: KafkaPublisher, gateway: HttpSms, post: Dep
         sms=gateway,
         sealer=SEALER,
         taxonomy=TAXONOMY,
-        retry=Retry(max_attempts=3, base_seconds=0.01, sleep=_no_wait),
+        retry=Retry(max_attempts=3, base_seconds=0.01, sleep=no_wait),
         policy=PolicySettings(quiet_start=time(0), quiet_end=time(0), coalesce_seconds=0),
         mail=post,
     )
@@ -175,7 +157,10 @@ async def test_a_busy_mail_server_is_retried_later_and_a_refusal_fails_at_once(
     busy, refused = submitted(phone=PHONE), submitted(phone=PHONE)
     for sub in (busy, refused):
         await records.record_received(store, sub, event_id=str(uuid.uuid4()))
-    first, second = envelope(routed(busy), busy.complaint_id), envelope(routed(refused), refused.complaint_id)
+    first, second = (
+        wired(routed(busy), busy.complaint_id, source="/pasokh/router"),
+        wired(routed(refused), refused.complaint_id, source="/pasokh/router"),
+    )
 
     smtp.data_replies = ["451 4.3.0 try again later"]
     await handle(first, ctx)
@@ -209,7 +194,7 @@ async def test_a_dead_mail_server_never_holds_up_the_sms(
     ctx = context(store, publisher, gateway, post)
     sub = submitted(phone=PHONE)
     await records.record_received(store, sub, event_id=str(uuid.uuid4()))
-    event = envelope(routed(sub), sub.complaint_id)
+    event = wired(routed(sub), sub.complaint_id, source="/pasokh/router")
 
     assert await handle(event, ctx) == "sent"
     assert [m["to"] for m in capture.received] == [PHONE]
@@ -240,7 +225,7 @@ async def test_an_escalation_mails_the_supervisor_in_english(
         due_at=datetime.now(UTC) - timedelta(hours=1),
         at=datetime.now(UTC),
     )
-    event = envelope(escalated, sub.complaint_id)
+    event = wired(escalated, sub.complaint_id, source="/pasokh/router")
 
     await handle(event, ctx)
     assert await mail.flush(store, post, ctx.retry) == 1

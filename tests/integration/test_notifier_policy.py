@@ -9,7 +9,6 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -31,12 +30,13 @@ from services.contracts.actions import (
 )
 from services.contracts.citizens import CitizenOptedIn, CitizenOptedOut, CitizenStatusRequested
 from services.contracts.complaints import ComplaintRated, ComplaintSubmitted
-from services.contracts.envelope import Envelope, EventPayload, from_kafka, new_event, to_kafka
+from services.contracts.envelope import Envelope, EventPayload
 from services.contracts.routing import ComplaintEscalated
 from services.store import Store
 from services.taxonomy import load_taxonomy
 from services.text import to_persian_digits
-from tests.factories import SEALER, routed, submitted
+from tests.factories import SEALER, routed, submitted, wired
+from tests.support.clock import Clock, no_wait
 from tests.support.sms_server import SmsCapture
 
 TAXONOMY = load_taxonomy()
@@ -45,18 +45,6 @@ PHONE = "+989121234567"
 DAY = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)
 NIGHT = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)
 MORNING = datetime(2026, 11, 27, 3, 30, tzinfo=UTC)  # 07:00 in Tehran
-
-
-async def _no_wait(_: float) -> None:
-    return None
-
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class HookCapture:
@@ -101,15 +89,14 @@ def context(
         sms=gateway,
         sealer=SEALER,
         taxonomy=TAXONOMY,
-        retry=Retry(max_attempts=3, base_seconds=0.01, sleep=_no_wait),
+        retry=Retry(max_attempts=3, base_seconds=0.01, sleep=no_wait),
         policy=PolicySettings(**policy),
         clock=clock,
     )
 
 
 def event(payload: EventPayload, subject: str, at: datetime) -> Envelope:
-    key, value = to_kafka(new_event(payload, subject=subject, source="/pasokh/test", time=at))
-    return from_kafka(value, key)
+    return wired(payload, subject, at=at)
 
 
 async def complaint(store: Store, phone: str = PHONE, **extra: Any) -> ComplaintSubmitted:

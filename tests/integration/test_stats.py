@@ -10,14 +10,13 @@ from router.stats import count
 from services import inbox, records, stats
 from services.contracts.actions import ComplaintReassigned, ComplaintResolved
 from services.contracts.complaints import ComplaintRated, ComplaintTriageNeeded
-from services.contracts.envelope import Envelope, EventPayload, from_kafka, new_event, to_kafka
+from services.contracts.envelope import Envelope, EventPayload
 from services.store import Store
-from tests.factories import routed, submitted
+from tests.factories import routed, submitted, wired
 
 
 def envelope(payload: EventPayload, subject: str, event_id: str | None = None) -> Envelope:
-    key, value = to_kafka(new_event(payload, subject=subject, source="/test", event_id=event_id))
-    return from_kafka(value, key)
+    return wired(payload, subject, source="/test", event_id=event_id)
 
 
 async def decided(store: Store, district: str = "3", hours_to_due: float = 48) -> tuple[str, Envelope]:

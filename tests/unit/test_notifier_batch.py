@@ -6,14 +6,8 @@ from datetime import UTC, datetime
 
 from notifier.batch import batchable, rounds
 from services.contracts.citizens import CitizenOptedOut
-from services.contracts.envelope import Envelope, EventPayload, from_kafka, new_event, to_kafka
 from services.contracts.notifications import NotificationDelivered
-from tests.factories import routed, submitted
-
-
-def envelope(payload: EventPayload, subject: str) -> Envelope:
-    key, value = to_kafka(new_event(payload, subject=subject, source="/pasokh/test"))
-    return from_kafka(value, key)
+from tests.factories import routed, submitted, wired
 
 
 def test_one_key_per_round_and_each_keys_order_kept() -> None:
@@ -35,7 +29,7 @@ def test_events_that_need_more_than_the_complaint_record_go_one_at_a_time() -> N
         complaint_id="c1", notification_id="n1", provider="http", status="delivered", reported_at=at
     )
 
-    assert batchable(envelope(sub, sub.complaint_id))
-    assert batchable(envelope(routed(sub), sub.complaint_id))
-    assert not batchable(envelope(opted_out, "h"))
-    assert not batchable(envelope(delivered, "c1"))
+    assert batchable(wired(sub, sub.complaint_id))
+    assert batchable(wired(routed(sub), sub.complaint_id))
+    assert not batchable(wired(opted_out, "h"))
+    assert not batchable(wired(delivered, "c1"))

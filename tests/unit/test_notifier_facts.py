@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from notifier.facts import ComplaintFacts
 from notifier.handlers import Context, Retry, remembered
 from notifier.sms import InMemorySms
 from services.bus import InMemoryPublisher
-from services.contracts.envelope import Envelope, EventPayload, from_kafka, new_event, to_kafka
 from services.privacy import Sealer
 from services.settings import DEV_SECRET_KEY, MongoSettings
 from services.store import Store
 from services.taxonomy import load_taxonomy
-from tests.factories import SEALER, routed, submitted
+from tests.factories import SEALER, routed, submitted, wired
+from tests.support.clock import Clock
 
 DAY = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)
-
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def envelope(payload: EventPayload, subject: str) -> Envelope:
-    key, value = to_kafka(new_event(payload, subject=subject, source="/pasokh/test"))
-    return from_kafka(value, key)
 
 
 def test_a_submitted_complaint_is_remembered_until_it_is_too_old() -> None:
@@ -83,8 +69,8 @@ def test_only_decisions_use_it_in_the_decisions_language_and_not_while_keys_rota
     facts.remember(sub)
     ctx = _context(SEALER, facts)
 
-    doc = remembered(envelope(routed(sub, language="en"), sub.complaint_id), ctx)
+    doc = remembered(wired(routed(sub, language="en"), sub.complaint_id), ctx)
     assert doc is not None and doc["language"] == "en"  # the router stores the decision's language
-    assert remembered(envelope(sub, sub.complaint_id), ctx) is None  # not a decision
+    assert remembered(wired(sub, sub.complaint_id), ctx) is None  # not a decision
     rotating = Sealer(DEV_SECRET_KEY, previous=["an older secret of this deployment"])
-    assert remembered(envelope(routed(sub), sub.complaint_id), _context(rotating, facts)) is None
+    assert remembered(wired(routed(sub), sub.complaint_id), _context(rotating, facts)) is None

@@ -12,14 +12,13 @@ from router.duplicates import NearbyCache
 from router.handlers import SOURCE
 from services.contracts import topics
 from services.contracts.actions import ComplaintReopened, ComplaintResolved
-from services.contracts.envelope import Envelope, EventPayload, from_kafka, new_event, to_kafka
+from services.contracts.envelope import Envelope, EventPayload
 from services.contracts.routing import ComplaintDuplicateLinked, ComplaintDuplicateUnlinked
-from tests.factories import routed, submitted
+from tests.factories import routed, submitted, wired
 
 
 def envelope(payload: EventPayload, source: str) -> Envelope:
-    key, value = to_kafka(new_event(payload, subject="c-1", source=source))
-    return from_kafka(value, key)
+    return wired(payload, "c-1", source=source)
 
 
 def test_the_routers_own_decisions_are_booked_when_decided_everything_else_when_read_back() -> None:
