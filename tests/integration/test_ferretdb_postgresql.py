@@ -10,6 +10,7 @@ import asyncio
 import os
 import time
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,8 @@ def test_ferretdb_on_postgresql_serves_the_stores_and_stops_cleanly(server: Mong
     ], rows
     assert all("jsonb_path_ops" in row and "fastupdate=off" in row for row in rows if " USING gin " in row)
 
+    _assert_index_layout(server)
+
     assert server.postgres.process is not None
     postgres_pid, ferretdb_pid = server.postgres.process.pid, server.process.pid
     assert postgres_pid is not None and ferretdb_pid is not None
@@ -120,3 +123,87 @@ def test_ferretdb_on_postgresql_serves_the_stores_and_stops_cleanly(server: Mong
     if os.geteuid() == 0:  # pytest's 0700 tmp_path is out of the postgres user's reach
         assert cluster is not None and cluster.parent.name.startswith("pasokh-postgres-")
         assert not cluster.parent.exists(), "a temporary cluster directory is removed on stop"
+
+
+def _indexes(server: MongoServer, collection: str) -> list[tuple[str, str, str]]:
+    """(index method, first key's field, "empty" for a WHERE false placeholder else "") of each index
+    PostgreSQL holds for ``collection`` of database pasokh_pg, sorted."""
+    assert server.postgres is not None
+    rows = server.postgres.psql(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = 'pasokh_pg' "
+        f"AND tablename LIKE '{collection}%' ORDER BY indexdef"
+    ).splitlines()
+    return sorted(
+        (
+            row.split(" USING ")[1].split(" ")[0],
+            row.split("'")[1],
+            "empty" if row.endswith("WHERE false") else "",
+        )
+        for row in rows
+    )
+
+
+def _assert_index_layout(server: MongoServer) -> None:
+    """Non-unique indexes hold no entry, each key field has one GIN (none for times), and dropIndexes
+    takes along the GINs no remaining index asks for."""
+    assert server.postgres is not None
+
+    async def create(*indexes: tuple[list[tuple[str, int]], str]) -> None:
+        client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(server.uri)
+        try:
+            outbox = client["pasokh_pg"]["outbox"]
+            await outbox.insert_one({"_id": "n1", "state": "sent", "group": "g", "send_at": time.time()})
+            for keys, name in indexes:
+                await outbox.create_index(keys, name=name)
+            # Filters by the indexed fields still find the document.
+            assert await outbox.find_one({"state": "sent", "group": "g"}) is not None
+        finally:
+            await client.close()
+
+    async def drop(name: str) -> None:
+        client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(server.uri)
+        try:
+            await client["pasokh_pg"]["outbox"].drop_index(name)
+        finally:
+            await client.close()
+
+    asyncio.run(create(([("state", 1), ("send_at", 1)], "due"), ([("group", 1), ("state", 1)], "by_group")))
+    assert _indexes(server, "outbox") == [
+        ("btree", "_id", ""),
+        ("btree", "group", "empty"),
+        ("btree", "state", "empty"),
+        ("gin", "_id", ""),
+        ("gin", "group", ""),
+        ("gin", "state", ""),  # one for both indexes; none for send_at
+    ]
+    asyncio.run(drop("by_group"))
+    assert _indexes(server, "outbox") == [
+        ("btree", "_id", ""),
+        ("btree", "state", "empty"),
+        ("gin", "_id", ""),
+        ("gin", "state", ""),  # still a key of "due"
+    ]
+
+    # A cluster of an earlier layout (a full btree, one GIN per index key) is brought to this one when
+    # the script runs again at the next start.
+    server.postgres.psql(
+        "DO $$ DECLARE t text; BEGIN "
+        "SELECT tablename INTO t FROM pg_indexes "
+        "WHERE schemaname = 'pasokh_pg' AND tablename LIKE 'outbox%' LIMIT 1; "
+        "PERFORM set_config('pasokh.layout', 'on', true); "
+        "EXECUTE format('CREATE INDEX legacy ON pasokh_pg.%I ((_jsonb -> ''group''))', t); "
+        "EXECUTE format('CREATE INDEX legacy_gin1 ON pasokh_pg.%I "
+        "USING gin ((_jsonb -> ''group'') jsonb_path_ops)', t); "
+        "END $$"
+    )
+    assert ("btree", "group", "") in _indexes(server, "outbox")
+    script = resources.files("pasokh.infra").joinpath("postgres_gin_trigger.sql").read_text()
+    server.postgres.psql(script)
+    assert _indexes(server, "outbox") == [
+        ("btree", "_id", ""),
+        ("btree", "group", "empty"),
+        ("btree", "state", "empty"),
+        ("gin", "_id", ""),
+        ("gin", "group", ""),
+        ("gin", "state", ""),
+    ]
