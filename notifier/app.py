@@ -12,7 +12,7 @@ from typing import Any
 import faust
 from pymongo.errors import PyMongoError
 
-from notifier import batch, delivery, mail, outbox
+from notifier import batch, delivery, mail, outbox, preferences
 from notifier.bootstrap import Notifier
 from notifier.departments import DepartmentNotices
 from notifier.facts import ComplaintFacts
@@ -22,7 +22,16 @@ from services.bus import FaustPublisher
 from services.contracts import topics
 from services.contracts.envelope import Envelope, from_kafka
 from services.errors import DependencyUnavailable, InvalidEvent
-from services.worker import Handler, MessagePolicy, Readiness, add_operations_pages, consume, create_app
+from services.store import Store
+from services.worker import (
+    Handler,
+    MessagePolicy,
+    Readiness,
+    add_operations_pages,
+    consume,
+    create_app,
+    watch_sole,
+)
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +125,32 @@ def consume_batches(
     app.agent(channel, name=f"{policy.service}.{topic}")(agent)
 
 
+def remember_opt_outs(app: faust.App, opt_outs: preferences.Remembered, store: Store) -> None:
+    """Keep ``opt_outs`` exact while this worker holds every partition of the complaint events (where
+    opt-outs and opt-ins arrive), read again every :data:`preferences.REFRESH_SECONDS`."""
+
+    async def load() -> None:
+        try:
+            await opt_outs.load(store)
+        except (PyMongoError, DependencyUnavailable) as exc:
+            # Until a later load works, each SMS asks the store.
+            log.warning("opted-out phones not loaded", extra={"error": repr(exc)})
+
+    async def alone(sole: bool) -> None:
+        if sole:
+            await load()
+        else:
+            opt_outs.forget()
+
+    watch_sole(app, (topics.EVENTS,), alone, what="opted-out phones in memory")
+
+    async def refresh() -> None:
+        if opt_outs.exact:
+            await load()
+
+    app.timer(preferences.REFRESH_SECONDS, name="notifier.opt_outs")(refresh)
+
+
 def create_notifier_app(notifier: Notifier) -> faust.App:
     """A faust app whose agents hand each complaint event to :func:`notifier.handlers.handle`."""
     settings = notifier.settings
@@ -142,7 +177,10 @@ def create_notifier_app(notifier: Notifier) -> faust.App:
         departments=departments,
         mail=mailer,
         facts=ComplaintFacts(size=options.complaint_facts) if options.complaint_facts else None,
+        opt_outs=preferences.Remembered() if options.remember_opt_outs else None,
     )
+    if context.opt_outs is not None:
+        remember_opt_outs(app, context.opt_outs, notifier.store)
 
     async def prepare() -> None:
         await notifier.store.ensure_indexes()

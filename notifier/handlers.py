@@ -98,6 +98,8 @@ class Context:
     mail: DepartmentMail | None = None  # department e-mail notices (notifier/mail.py)
     # Phones of complaints seen submitted, so that a decision's SMS reads no record (notifier/facts.py).
     facts: ComplaintFacts | None = None
+    # Opted-out phones, exact while this is the only worker on the complaint events (notifier/preferences.py).
+    opt_outs: preferences.Remembered | None = None
 
 
 async def handle_event(
@@ -128,7 +130,13 @@ async def handle(envelope: Envelope, ctx: Context) -> str | None:
         # Under the active key's hash while a key rotation is under way (services/privacy.py).
         phone_hash = ctx.sealer.lookup_hashes_of(message.phone_sealed, message.phone_hash)[0]
         sealed = message.phone_sealed
-        await preferences.set_opted_out(ctx.store, phone_hash, out, message.received_at, phone_sealed=sealed)
+        if (
+            await preferences.set_opted_out(
+                ctx.store, phone_hash, out, message.received_at, phone_sealed=sealed
+            )
+            and ctx.opt_outs is not None
+        ):
+            ctx.opt_outs.record(phone_hash, out)
         log.info("SMS preference recorded", extra={"event_id": envelope.id, "opted_out": out})
     await notify_departments(envelope, ctx)
     state: str | None = None
@@ -389,6 +397,10 @@ async def _record_opted_out(record: Doc, ctx: Context) -> bool:
 
 async def _phone_opted_out(phone_sealed: str, phone_hash: str, ctx: Context) -> bool:
     hashes = ctx.sealer.lookup_hashes_of(phone_sealed, phone_hash)  # all keys while rotating
+    if len(hashes) == 1 and ctx.opt_outs is not None:
+        known = ctx.opt_outs.known(hashes[0])
+        if known is not None:
+            return known
     # One hash (no rotation under way): a lookup by _id, which FerretDB serves from its index (it
     # scans the collection for an $in).
     return await preferences.opted_out(ctx.store, hashes[0] if len(hashes) == 1 else hashes)

@@ -31,6 +31,11 @@ class NotifierOptions(HttpSettings):
         ge=0,
         description="Submitted complaints whose phone is kept in memory for their decision's SMS (0: off).",
     )
+    remember_opt_outs: bool = Field(
+        default=True,
+        description="While this worker is the only one on the complaint events, opted-out phones are "
+        "kept in memory instead of read for each SMS.",
+    )
     event_loop: Literal["uvloop", "asyncio"] = Field(
         default="uvloop", description="uvloop's event loop (less CPU per socket operation) or asyncio's own."
     )

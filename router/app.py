@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +23,15 @@ from services.contracts.complaints import ComplaintRouted, ComplaintStatusUpdate
 from services.contracts.envelope import Envelope, from_kafka
 from services.contracts.routing import ComplaintDuplicateLinked, ComplaintDuplicateUnlinked
 from services.errors import InvalidEvent
-from services.worker import Handler, MessagePolicy, Readiness, add_operations_pages, consume, create_app
+from services.worker import (
+    Handler,
+    MessagePolicy,
+    Readiness,
+    add_operations_pages,
+    consume,
+    create_app,
+    watch_sole,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,40 +62,6 @@ def changes(nearby: duplicates.NearbyCache, envelope: Envelope) -> None:
         nearby.clear()
     elif envelope.type in actions.MODELS or envelope.type == ComplaintStatusUpdated.TYPE:
         nearby.forget(str(envelope.subject))
-
-
-def holds_everything(assigned: Iterable[Any], partitions: Callable[[str], int | None]) -> bool:
-    """True if ``assigned`` (topic partitions) holds every partition of the submitted complaints and
-    of the complaint events: no other worker decides or changes a complaint meanwhile."""
-    held: dict[str, set[int]] = {}
-    for tp in assigned:
-        held.setdefault(tp.topic, set()).add(tp.partition)
-    for topic in (topics.SUBMITTED, topics.EVENTS):
-        count = partitions(topic)
-        if not count or held.get(topic, set()) != set(range(count)):
-            return False
-    return True
-
-
-def watch_assignment(app: faust.App, nearby: duplicates.NearbyCache) -> None:
-    """Tell the duplicate cache whether this worker is the only one: not from the moment a rebalance
-    takes partitions away (before any other worker can get them), and again once one gives it all."""
-
-    async def revoked(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
-        nearby.alone(False)
-
-    async def assigned(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
-        try:
-            consumer = app.consumer
-            sole = holds_everything(consumer.assignment(), consumer.topic_partitions)
-        except Exception:  # not known: the safe answer
-            log.warning("partition assignment not read", exc_info=True)
-            sole = False
-        nearby.alone(sole)
-        log.info("duplicate cache", extra={"sole_worker": sole})
-
-    app.on_partitions_revoked.connect(revoked)  # type: ignore[arg-type]  # mode types the receiver too narrowly
-    app.on_partitions_assigned.connect(assigned)  # type: ignore[arg-type]
 
 
 def consume_batches(
@@ -237,7 +211,12 @@ def create_router_app(router: Router) -> faust.App:
         else None
     )
     if nearby is not None:
-        watch_assignment(app, nearby)
+
+        async def alone(sole: bool) -> None:
+            nearby.alone(sole)
+
+        # No other worker decides or changes a complaint while this one holds both topics.
+        watch_sole(app, (topics.SUBMITTED, topics.EVENTS), alone, what="duplicate cache")
 
     async def handle(envelope: Envelope) -> None:
         try:

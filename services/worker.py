@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -257,6 +257,45 @@ def add_operations_pages(app: faust.App, readiness: Readiness) -> None:
         body, content_type = exposition()
         # aiohttp refuses a charset inside content_type=, so the header is set whole.
         return web.bytes(body, headers={"Content-Type": content_type})
+
+
+def holds_everything(
+    assigned: Iterable[Any], partitions: Callable[[str], int | None], topic_names: Iterable[str]
+) -> bool:
+    """True if ``assigned`` (topic partitions) holds every partition of each of ``topic_names``: no
+    other worker of the group consumes them meanwhile."""
+    held: dict[str, set[int]] = {}
+    for tp in assigned:
+        held.setdefault(tp.topic, set()).add(tp.partition)
+    for topic in topic_names:
+        count = partitions(topic)
+        if not count or held.get(topic, set()) != set(range(count)):
+            return False
+    return True
+
+
+def watch_sole(
+    app: faust.App, topic_names: tuple[str, ...], alone: Callable[[bool], Awaitable[None]], *, what: str
+) -> None:
+    """Call ``alone(False)`` as soon as a rebalance takes partitions away (before any other worker can
+    get them), and ``alone(True)`` once an assignment gives this worker every partition of
+    ``topic_names`` (an in-process memory of what those topics change is then complete)."""
+
+    async def revoked(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        await alone(False)
+
+    async def assigned(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        try:
+            consumer = app.consumer
+            sole = holds_everything(consumer.assignment(), consumer.topic_partitions, topic_names)
+        except Exception:  # not known: the safe answer
+            log.warning("partition assignment not read", exc_info=True)
+            sole = False
+        await alone(sole)
+        log.info(what, extra={"sole_worker": sole})
+
+    app.on_partitions_revoked.connect(revoked)  # type: ignore[arg-type]  # mode types the receiver too narrowly
+    app.on_partitions_assigned.connect(assigned)  # type: ignore[arg-type]
 
 
 def run_worker(app: faust.App, *, log_level: str) -> None:

@@ -3,6 +3,7 @@ Kafka, SMS to a real local HTTP gateway, department notices to a real local HTTP
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -81,9 +82,16 @@ def hooks() -> Iterator[HookCapture]:
 
 
 def context(
-    store: Store, publisher: KafkaPublisher, gateway: HttpSms, clock: Clock, **policy: Any
+    store: Store,
+    publisher: KafkaPublisher,
+    gateway: HttpSms,
+    clock: Clock,
+    *,
+    opt_outs: preferences.Remembered | None = None,
+    **policy: Any,
 ) -> Context:
     return Context(
+        opt_outs=opt_outs,
         store=store,
         publisher=publisher,
         sms=gateway,
@@ -207,6 +215,58 @@ async def test_opt_out_is_honoured_at_once_and_kept_until_opt_in(
     await handle(staff(ComplaintResolved, sub, DAY, note="لامپ تعویض شد"), ctx)
     assert "لامپ تعویض شد" in capture.received[-1]["text"]
     assert len(capture.received) == 3
+
+
+async def test_opted_out_phones_held_in_memory_answer_as_the_store_does_without_reading_it(
+    store: Store, publisher: KafkaPublisher, gateway: HttpSms, capture: SmsCapture
+) -> None:
+    memory = preferences.Remembered()
+    ctx = context(store, publisher, gateway, Clock(DAY), opt_outs=memory, coalesce_seconds=0)
+    sub = await complaint(store)
+    phone_hash = SEALER.lookup_hash(PHONE)
+    # Chosen before this worker became the only one: read by the load.
+    await preferences.set_opted_out(store, phone_hash, True, DAY - timedelta(days=1))
+    assert memory.known(phone_hash) is None and not memory.exact  # not loaded: the store is asked
+    await memory.load(store)
+    assert memory.known(phone_hash) is True
+    assert memory.known(SEALER.lookup_hash("+989351112233")) is False
+
+    # The memory answers: with the store's record gone behind its back, the SMS is still held back.
+    await store.db[preferences.COLLECTION].delete_one({"_id": phone_hash})
+    assert await handle(staff(ComplaintAcknowledged, sub, DAY), ctx) == "suppressed"
+    # Once another worker may receive opt-outs, the store is asked again (and says: not opted out).
+    memory.forget()
+    assert memory.known(phone_hash) is None
+    again = staff(ComplaintAcknowledged, sub, DAY + timedelta(minutes=1))
+    assert await handle(again, ctx) == "sent"
+
+    # Choices this worker handles go to the store and the memory alike.
+    await memory.load(store)
+    fields = {"phone_sealed": SEALER.seal(PHONE), "phone_hash": phone_hash, "provider": "http"}
+    at = DAY + timedelta(minutes=5)
+    await handle(event(CitizenOptedOut(message_id="m1", received_at=at, **fields), phone_hash, at), ctx)
+    assert memory.known(phone_hash) is True and await preferences.opted_out(store, phone_hash)
+    # An older choice delivered late changes neither.
+    late = CitizenOptedIn(message_id="m0", received_at=DAY, **fields)
+    await handle(event(late, phone_hash, DAY), ctx)
+    assert memory.known(phone_hash) is True and await preferences.opted_out(store, phone_hash)
+    at += timedelta(minutes=1)
+    await handle(event(CitizenOptedIn(message_id="m2", received_at=at, **fields), phone_hash, at), ctx)
+    assert memory.known(phone_hash) is False and not await preferences.opted_out(store, phone_hash)
+
+    # A choice recorded while a load is reading is kept, whichever the load saw.
+    other = SEALER.lookup_hash("+989351112233")
+    loading = asyncio.create_task(memory.load(store))
+    await asyncio.sleep(0)  # the load has sent its query
+    memory.record(other, True)
+    await loading
+    assert memory.known(other) is True
+    # A load overtaken by forget() leaves the memory silent.
+    loading = asyncio.create_task(memory.load(store))
+    await asyncio.sleep(0)
+    memory.forget()
+    await loading
+    assert memory.known(other) is None
 
 
 async def test_an_sms_deferred_for_the_night_is_not_sent_after_an_opt_out_in_the_night(

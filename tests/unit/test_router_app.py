@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 
 from faust.types import TP
 
-from router.app import booked_when_decided, changes, holds_everything
+from router.app import booked_when_decided, changes
 from router.duplicates import NearbyCache
 from router.handlers import SOURCE
 from services.contracts import topics
 from services.contracts.actions import ComplaintReopened, ComplaintResolved
 from services.contracts.envelope import Envelope, EventPayload
 from services.contracts.routing import ComplaintDuplicateLinked, ComplaintDuplicateUnlinked
+from services.worker import holds_everything
 from tests.factories import routed, submitted, wired
 
 
@@ -75,9 +76,12 @@ def test_changes_the_router_applies_keep_the_duplicate_cache_true() -> None:
 
 def test_a_worker_is_alone_only_while_it_holds_every_partition_of_both_topics() -> None:
     counts = {topics.SUBMITTED: 2, topics.EVENTS: 3}
+    both = (topics.SUBMITTED, topics.EVENTS)
     everything = {TP(topics.SUBMITTED, p) for p in range(2)} | {TP(topics.EVENTS, p) for p in range(3)}
-    assert holds_everything(everything | {TP("pasokh-router-__assignor", 0)}, counts.get)
-    assert not holds_everything(everything - {TP(topics.EVENTS, 2)}, counts.get)
-    assert not holds_everything(everything - {TP(topics.SUBMITTED, 0)}, counts.get)
-    assert not holds_everything(everything, {topics.SUBMITTED: 2}.get)  # a topic's size not known yet
-    assert not holds_everything(set(), counts.get)
+    assert holds_everything(everything | {TP("pasokh-router-__assignor", 0)}, counts.get, both)
+    assert not holds_everything(everything - {TP(topics.EVENTS, 2)}, counts.get, both)
+    assert not holds_everything(everything - {TP(topics.SUBMITTED, 0)}, counts.get, both)
+    assert not holds_everything(everything, {topics.SUBMITTED: 2}.get, both)  # a topic's size not known yet
+    assert not holds_everything(set(), counts.get, both)
+    # The notifier asks about the complaint events alone.
+    assert holds_everything(everything - {TP(topics.SUBMITTED, 0)}, counts.get, (topics.EVENTS,))
