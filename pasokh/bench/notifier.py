@@ -292,6 +292,8 @@ def figures(arrivals: list[float], count: int) -> dict[str, Any]:
         "sms_per_s_last_10pct": _rate(arrivals[-(len(arrivals) // 10) :]),
         "per_second_min": min(full) if full else None,
         "per_second_max": max(full) if full else None,
+        # SMS in each whole second from the first one: shows pauses the averages hide.
+        "per_second": full,
     }
 
 

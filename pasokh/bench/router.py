@@ -34,6 +34,7 @@ from pymongo import AsyncMongoClient
 
 from pasokh.bench import scrape
 from pasokh.bench.corpus import COMPLAINTS
+from pasokh.bench.cpu import CpuMeter, infra_pids
 from pasokh.bench.intake import machine, rss_mib
 from pasokh.infra.local import LocalInfra
 from pasokh.infra.process import ManagedProcess, free_port
@@ -96,11 +97,6 @@ def _partitions(consumer: KafkaConsumer, topic: str, timeout: float = 60.0) -> l
 
 def _events(consumer: KafkaConsumer, partitions: list[TopicPartition]) -> int:
     return int(sum(consumer.end_offsets(partitions).values()))
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def mongo_counts(port: int) -> tuple[dict[str, float], dict[str, float]]:
@@ -190,19 +186,20 @@ def run(
             first_at: float | None = None
             first_count = 0
             done = before
-            cpu_start = 0.0
+            meter = CpuMeter({"router": pid, **infra_pids(infra.kafka, infra.mongo)})
             while time.monotonic() < deadline:
                 done = _events(consumer, events) - before
                 now = time.monotonic()
                 if first_at is None and done > 0:
-                    first_at, first_count, cpu_start = now, done, _cpu_seconds(pid)
+                    first_at, first_count = now, done
+                    meter.start()
                 if done >= n:
                     break
                 time.sleep(0.2)
             end = time.monotonic()
-            cpu = _cpu_seconds(pid) - cpu_start
-            commands, documents = mongo_counts(port)
             measured = done - first_count
+            cpu_ms = meter.stop(measured) if first_at else {}
+            commands, documents = mongo_counts(port)
             seconds = end - first_at if first_at else 0.0
             return {
                 "machine": machine(),
@@ -211,7 +208,12 @@ def run(
                 "fill_seconds": round(fill_seconds, 2),
                 "seconds": round(seconds, 2),
                 "decided_per_s": round(measured / seconds, 1) if seconds else 0.0,
-                "router_cpu_share": round(cpu / seconds, 2) if seconds else None,
+                "router_cpu_share": (
+                    round(cpu_ms["router"] * measured / 1000 / seconds, 2) if seconds else None
+                ),
+                # CPU ms per complaint by process; "machine" is every core's busy time, "other" what
+                # no named process accounts for (this bench polling Kafka, the kernel, other work).
+                "cpu_ms_per_complaint": cpu_ms,
                 "router_rss_mib": rss_mib(pid),
                 "local_mongo": os.environ.get("PASOKH_LOCAL_MONGO", "default"),
                 "received_records_first": received,
@@ -241,6 +243,13 @@ def main(*, n: int, timeout: float, received: bool, as_json: bool) -> None:
         f"MongoDB per complaint: {trips['total']} round trips, {written['total']} documents written "
         f"(round trips by command: {trips}; documents by command: {written})"
     )
+    cpu = r["cpu_ms_per_complaint"]
+    if cpu.get("machine"):
+        cores = os.cpu_count() or 1
+        print(
+            f"CPU ms per complaint by process: {cpu}; at {cpu['machine']} ms of the machine per complaint, "
+            f"{cores} cores decide at most {round(cores * 1000 / cpu['machine'])}/s"
+        )
     print(f"seconds in each step of the router's batches, summed: {r['batch_steps_seconds']}")
     if not r["complete"]:
         print("timed out before every complaint was decided", file=sys.stderr)
