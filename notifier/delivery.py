@@ -21,6 +21,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from notifier import outbox
 from notifier.sms import SmsReceipt
 from services.contracts.envelope import Envelope
 from services.contracts.notifications import NotificationDelivered
@@ -56,16 +57,17 @@ async def apply(envelope: Envelope, *, store: Store) -> str | None:
         only_if: dict[str, Any] = {"delivery": {"$ne": "delivered"}}
     else:
         only_if = {"delivery": {"$exists": False}}
-    result = await store.notifications.update_one(
-        {"_id": report.notification_id, **only_if},
-        {
-            "$set": {
-                "delivery": report.status,
-                "delivery_reason": report.reason,
-                "delivery_reported_at": report.reported_at,
-            }
-        },
-    )
+    async with outbox.writing(store, report.notification_id):  # not beside the record's "sent" update
+        result = await store.notifications.update_one(
+            {"_id": report.notification_id, **only_if},
+            {
+                "$set": {
+                    "delivery": report.status,
+                    "delivery_reason": report.reason,
+                    "delivery_reported_at": report.reported_at,
+                }
+            },
+        )
     context = {"notification_id": report.notification_id, "status": report.status, "event_id": envelope.id}
     if result.modified_count == 0:
         log.info("delivery report changes nothing (a repeat, or already final)", extra=context)

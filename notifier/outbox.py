@@ -13,6 +13,7 @@ The record keeps the text and the sealed phone (never the phone in clear) so tha
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -71,15 +72,27 @@ async def finish_many(
     if not finished:
         return
     updates = [
-        UpdateOne({"_id": notification_id}, {"$set": {"state": state, f"{state}_at": at, **fields}})
+        (
+            notification_id,
+            UpdateOne({"_id": notification_id}, {"$set": {"state": state, f"{state}_at": at, **fields}}),
+        )
         for notification_id, state, at, fields in finished
     ]
-    await asyncio.gather(
-        *(
-            store.notifications.bulk_write(updates[start : start + chunk], ordered=False)
-            for start in range(0, len(updates), chunk)
-        )
-    )
+
+    async def write(part: list[tuple[str, UpdateOne]]) -> None:
+        async with AsyncExitStack() as held:
+            for notification_id in sorted(n for n, _ in part):  # one order: no two writers wait on each other
+                await held.enter_async_context(writing(store, notification_id))
+            await store.notifications.bulk_write([update for _, update in part], ordered=False)
+
+    await asyncio.gather(*(write(updates[start : start + chunk]) for start in range(0, len(updates), chunk)))
+
+
+def writing(store: Store, notification_id: str) -> AbstractAsyncContextManager[None]:
+    """Hold while updating a record that another task of this process may update at the same moment
+    (marking it sent or failed, and a delivery report for it): FerretDB v1 can lose one of two
+    concurrent updates of a document (docs/infrastructure.md)."""
+    return store.serial(f"notification:{notification_id}")
 
 
 async def of_recipient(store: Store, recipient_hash: str) -> list[Doc]:
@@ -112,7 +125,8 @@ async def finish(
     update: dict[str, Any] = {"state": state, f"{state}_at": at, **(fields or {})}
     if reason:
         update["reason"] = reason
-    await store.notifications.update_one({"_id": notification_id}, {"$set": update})
+    async with writing(store, notification_id):
+        await store.notifications.update_one({"_id": notification_id}, {"$set": update})
 
 
 async def supersede(store: Store, group: str, *, before: datetime, keep: str) -> int:

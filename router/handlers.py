@@ -250,16 +250,19 @@ async def handle_unlinked(
         }
         entry = records.timeline_entry("unlinked", unlinked.at, event_id=envelope.id, note=unlinked.reason)
         entry.update(actor_id=unlinked.actor_id, actor_name=unlinked.actor_name, public=False)
-        result = await store.complaints.update_one(
-            {"_id": doc["_id"], "status": "duplicate", "applied_events": {"$ne": decision_id}},
-            {
-                "$set": fields,
-                "$push": {
-                    "timeline": {"$each": [entry, records.timeline_entry(status, now, event_id=decision_id)]}
+        async with records.writing(store, doc["_id"]):
+            result = await store.complaints.update_one(
+                {"_id": doc["_id"], "status": "duplicate", "applied_events": {"$ne": decision_id}},
+                {
+                    "$set": fields,
+                    "$push": {
+                        "timeline": {
+                            "$each": [entry, records.timeline_entry(status, now, event_id=decision_id)]
+                        }
+                    },
+                    "$addToSet": {"applied_events": {"$each": [envelope.id, decision_id]}},
                 },
-                "$addToSet": {"applied_events": {"$each": [envelope.id, decision_id]}},
-            },
-        )
+            )
         if result.modified_count == 1:
             DECISIONS.labels(status, decision.category, decision.department).inc()
         doc = await records.find(store, unlinked.complaint_id)

@@ -81,18 +81,19 @@ def event_id(complaint_id: str, stage: Stage, due_at: datetime) -> str:
 async def _claim(store: Store, doc: Doc, stage: Stage, now: datetime, reclaim_after: timedelta) -> bool:
     """Take the right to publish ``stage`` for ``doc``; False if another worker has it or it was sent."""
     field = f"sla.{stage}"
-    result = await store.complaints.update_one(
-        {
-            "_id": doc["_id"],
-            "status": {"$in": sorted(OPEN)},
-            "sla.due_at": doc["sla"]["due_at"],
-            "$or": [
-                {field: {"$exists": False}},
-                {f"{field}.sent": False, f"{field}.claimed_at": {"$lte": now - reclaim_after}},
-            ],
-        },
-        {"$set": {field: {"claimed_at": now, "sent": False}}},
-    )
+    async with records.writing(store, doc["_id"]):
+        result = await store.complaints.update_one(
+            {
+                "_id": doc["_id"],
+                "status": {"$in": sorted(OPEN)},
+                "sla.due_at": doc["sla"]["due_at"],
+                "$or": [
+                    {field: {"$exists": False}},
+                    {f"{field}.sent": False, f"{field}.claimed_at": {"$lte": now - reclaim_after}},
+                ],
+            },
+            {"$set": {field: {"claimed_at": now, "sent": False}}},
+        )
     return bool(result.modified_count == 1)
 
 
@@ -146,7 +147,8 @@ async def scan(
                 time=now,
             )
             await publisher.publish(topics.EVENTS, event)
-            await store.complaints.update_one({"_id": doc["_id"]}, {"$set": {f"{field}.sent": True}})
+            async with records.writing(store, doc["_id"]):
+                await store.complaints.update_one({"_id": doc["_id"]}, {"$set": {f"{field}.sent": True}})
             (SLA_BREACHES if stage == "escalation" else SLA_WARNINGS).labels(doc["department"]).inc()
             published[stage] += 1
             log.info("sla %s published", stage, extra={"complaint_id": doc["_id"]})

@@ -7,6 +7,7 @@ event changes nothing.
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
@@ -131,6 +132,13 @@ async def insert_new(store: Store, docs: list[Doc]) -> set[int]:
     return set()
 
 
+def writing(store: Store, complaint_id: str) -> AbstractAsyncContextManager[None]:
+    """Hold while updating ``complaint_id``'s record: this process's writers of one record (the events
+    agent, the SLA timer, the retention sweep) take turns, as FerretDB v1 can lose one of two
+    concurrent updates of a document (docs/infrastructure.md)."""
+    return store.serial(f"complaint:{complaint_id}")
+
+
 async def apply_decision(
     store: Store,
     submitted: ComplaintSubmitted,
@@ -149,24 +157,25 @@ async def apply_decision(
     """
     # The record may not exist yet: intake writes it best effort, after Kafka has the event.
     await record_received(store, submitted, event_id=submitted_event_id)
-    result = await store.complaints.update_one(
-        {"_id": submitted.complaint_id, "applied_events": {"$ne": decision_event_id}},
-        {
-            "$set": {
-                "status": status,
-                "category": decision.category,
-                "department": decision.department,
-                "priority": decision.priority,
-                "language": decision.language,
-                "due_at": decision.due_at,
-                "decided_at": at,
-                "classifier": {"name": decision.classifier, "confidence": decision.confidence},
-                **(extra or {}),
+    async with writing(store, submitted.complaint_id):
+        result = await store.complaints.update_one(
+            {"_id": submitted.complaint_id, "applied_events": {"$ne": decision_event_id}},
+            {
+                "$set": {
+                    "status": status,
+                    "category": decision.category,
+                    "department": decision.department,
+                    "priority": decision.priority,
+                    "language": decision.language,
+                    "due_at": decision.due_at,
+                    "decided_at": at,
+                    "classifier": {"name": decision.classifier, "confidence": decision.confidence},
+                    **(extra or {}),
+                },
+                "$push": {"timeline": timeline_entry(status, at, event_id=decision_event_id)},
+                "$addToSet": {"applied_events": decision_event_id},
             },
-            "$push": {"timeline": timeline_entry(status, at, event_id=decision_event_id)},
-            "$addToSet": {"applied_events": decision_event_id},
-        },
-    )
+        )
     return result.modified_count == 1
 
 
@@ -178,9 +187,10 @@ async def apply_event(
     update: Doc = {"$push": {"timeline": entry}, "$addToSet": {"applied_events": event_id}}
     if fields:
         update["$set"] = fields
-    result = await store.complaints.update_one(
-        {"_id": complaint_id, "applied_events": {"$ne": event_id}}, update
-    )
+    async with writing(store, complaint_id):
+        result = await store.complaints.update_one(
+            {"_id": complaint_id, "applied_events": {"$ne": event_id}}, update
+        )
     return bool(result.modified_count == 1)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from services import records
 from services.store import Doc, Store
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,8 @@ async def sweep(store: Store, *, now: datetime, closed_days: int, batch: int = 5
             if (location := _coarse(doc.get("location"))) is not None:
                 update["$set"]["location"] = location
             # The filter repeats the condition: a complaint reopened meanwhile is left alone.
-            result = await store.complaints.update_one({"_id": doc["_id"], **_due(cutoff)}, update)
+            async with records.writing(store, doc["_id"]):
+                result = await store.complaints.update_one({"_id": doc["_id"], **_due(cutoff)}, update)
             done += result.modified_count
         ids = [doc["_id"] for doc in docs]
         await store.notifications.update_many(

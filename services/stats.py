@@ -142,9 +142,10 @@ async def claim(store: Store, complaint_id: str, event_id: str, fields: Doc | No
     update: Doc = {"$addToSet": {"counted_events": event_id}}
     if fields:
         update["$set"] = fields
-    result = await store.complaints.update_one(
-        {"_id": complaint_id, "counted_events": {"$ne": event_id}}, update
-    )
+    async with records.writing(store, complaint_id):
+        result = await store.complaints.update_one(
+            {"_id": complaint_id, "counted_events": {"$ne": event_id}}, update
+        )
     return bool(result.modified_count == 1)
 
 

@@ -7,7 +7,8 @@ Only features that MongoDB-compatible servers such as FerretDB v1 share with Mon
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from pymongo import ASCENDING, AsyncMongoClient, monitoring
@@ -28,6 +29,7 @@ class Store:
         self.client = client
         self.db: AsyncDatabase[Doc] = client[database]
         self._locks: dict[str, asyncio.Lock] = {}
+        self._serial: dict[str, tuple[asyncio.Lock, list[int]]] = {}
 
     def lock(self, name: str) -> asyncio.Lock:
         """This process's lock ``name``, for writes the server may not apply atomically side by side.
@@ -41,6 +43,25 @@ class Store:
         if found is None:
             found = self._locks[name] = asyncio.Lock()
         return found
+
+    @asynccontextmanager
+    async def serial(self, key: str) -> AsyncIterator[None]:
+        """Hold this process's lock for ``key`` (e.g. one complaint's record): writes of one document
+        from different tasks go one after the other, so that FerretDB v1 (read, then write the whole
+        document) loses none of them. Unlike :meth:`lock` it is forgotten once nobody holds or awaits
+        it, so keys may be as many as documents. It cannot order other processes' writes."""
+        entry = self._serial.get(key)
+        if entry is None:
+            entry = self._serial[key] = (asyncio.Lock(), [0])
+        lock, users = entry
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._serial[key]
 
     @classmethod
     def connect(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+from datetime import UTC, datetime, timedelta
 
+from router import sla
 from services import records
+from services.bus import KafkaPublisher
 from services.store import Store
 from tests.factories import routed, submitted
 
@@ -48,3 +51,37 @@ async def test_tracking_code_is_handed_out_once(store: Store) -> None:
 
     assert await records.reserve_tracking_code(store, "1234567897", "a", now) is True
     assert await records.reserve_tracking_code(store, "1234567897", "b", now) is False
+
+
+async def test_writers_of_one_record_side_by_side_lose_nothing(
+    store: Store, publisher: KafkaPublisher
+) -> None:
+    # FerretDB v1 applies an update as a read then a write of the whole document: two updates of one
+    # record at once could keep only one. The events agent's writes and the SLA timer's take turns
+    # within a process (records.writing); without that, 7 of the 30 notes were kept.
+    sub = submitted()
+    now = records.store_precision(datetime.now(UTC))
+    overdue = {"sla": {"start": now - timedelta(days=3), "warn_at": now - timedelta(days=2), "due_at": now}}
+    await records.apply_decision(
+        store, sub, routed(sub), submitted_event_id="e1", decision_event_id="d1", status="routed",
+        at=now - timedelta(days=3), extra=overdue,
+    )  # fmt: skip
+    staff = [
+        records.apply_event(
+            store,
+            sub.complaint_id,
+            event_id=f"note-{n}",
+            entry=records.timeline_entry("note", now, event_id=f"note-{n}"),
+            fields={f"notes.n{n}": True},
+        )
+        for n in range(30)
+    ]
+    escalated = sla.scan(store=store, publisher=publisher, now=now + timedelta(seconds=1))
+    *applied, published = await asyncio.gather(*staff, escalated)
+
+    assert all(applied) and published["escalation"] == 1
+    doc = await records.find(store, sub.complaint_id)
+    assert doc is not None
+    assert len([t for t in doc["timeline"] if t["type"] == "note"]) == 30
+    assert len(doc["notes"]) == 30 and len(doc["applied_events"]) == 32  # e1, d1 and the notes
+    assert doc["sla"]["escalation"]["sent"] is True
