@@ -119,6 +119,11 @@ def _reachable(path: Path, account: pwd.struct_passwd) -> bool:
     return True
 
 
+def _socket_fits(directory: Path) -> bool:
+    """Whether PostgreSQL's socket in ``directory`` fits a Unix socket path (107 bytes on Linux)."""
+    return len(f"{directory}/.s.PGSQL.65535".encode()) <= 107
+
+
 class PostgresServer:
     """A cluster in ``data_dir/pgdata``, or, when we are root and the ``postgres`` user cannot reach
     ``data_dir`` (under /root, pytest's 0700 temporary directories), in a temporary directory under
@@ -135,6 +140,12 @@ class PostgresServer:
     @property
     def ferretdb_url(self) -> str:
         """The URL FerretDB's ``-postgresql-url`` takes (pool larger than all clients' pools)."""
+        if self.cluster_dir is not None and _socket_fits(self.cluster_dir):
+            # A Unix-domain socket: each of FerretDB's PostgreSQL round trips costs less kernel time.
+            return (
+                f"postgres://{ROLE}@/{DATABASE}?host={self.cluster_dir}&port={self.port}"
+                f"&pool_max_conns={POOL_MAX_CONNS}"
+            )
         return f"postgres://{ROLE}@127.0.0.1:{self.port}/{DATABASE}?pool_max_conns={POOL_MAX_CONNS}"
 
     def start(self, *, timeout: float = 60.0) -> None:
@@ -173,7 +184,7 @@ class PostgresServer:
                 "-c",
                 "listen_addresses=127.0.0.1",
                 "-c",
-                "unix_socket_directories=",
+                f"unix_socket_directories={cluster if _socket_fits(cluster) else ''}",
                 "-c",
                 "shared_buffers=128MB",
                 "-c",

@@ -55,6 +55,10 @@ def server(tmp_path: Path) -> Iterator[MongoServer]:
 def test_ferretdb_on_postgresql_serves_the_stores_and_stops_cleanly(server: MongoServer) -> None:
     assert server.kind == "ferretdb-postgresql"
     assert server.postgres is not None and server.process is not None
+    # FerretDB reaches PostgreSQL over the Unix-domain socket in the cluster directory.
+    cluster = server.postgres.cluster_dir
+    assert cluster is not None and (cluster / f".s.PGSQL.{server.postgres.port}").is_socket()
+    assert f"host={cluster}&" in server.postgres.ferretdb_url
 
     async def exercise() -> None:
         client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(server.uri)
