@@ -167,9 +167,18 @@ def create_router_app(router: Router) -> faust.App:
 
     app.timer(settings.router.refresh_seconds, name="router.refresh_routing")(refresh_routing)
 
+    backfilled = False
+
     async def sla_scan() -> None:
+        nonlocal backfilled
         try:
-            await sla.scan(store=router.store, publisher=publisher, batch=settings.sla.scan_batch)
+            await sla.scan(
+                store=router.store,
+                publisher=publisher,
+                batch=settings.sla.scan_batch,
+                backfill_first=not backfilled,  # records of an older version get their sla_slot once
+            )
+            backfilled = True
         except Exception:  # the next scan picks up whatever this one left
             log.warning("SLA scan failed", exc_info=True)
 

@@ -85,6 +85,7 @@ def _link(item: _Item, match: duplicates.Match, now: datetime) -> None:
     )
     item.status = "duplicate"
     item.extra.pop("sla", None)
+    item.extra.pop("sla_slot", None)
     item.extra.pop("dup_cell", None)
     item.extra.update(
         department=match.department,

@@ -16,7 +16,7 @@ from typing import Any
 from router import duplicates
 from router.classifier import Classification
 from router.routing import RoutingTable
-from router.sla import SlaPolicy
+from router.sla import SlaPolicy, slot
 from services.contracts.complaints import ComplaintRouted, ComplaintSubmitted, ComplaintTriageNeeded, Decision
 from services.taxonomy import Taxonomy
 
@@ -116,6 +116,7 @@ def plan(
     if sla is not None:
         warn_at = sla.warn_at(start=now, due_at=decision.due_at, priority=decision.priority)
         extra["sla"] = {"start": now, "warn_at": warn_at, "due_at": decision.due_at}
+        extra["sla_slot"] = slot(warn_at)  # where the SLA scan looks for it (router/sla.py)
     place = submitted.location
     if place is not None and status == "routed":
         extra["dup_cell"] = duplicates.cell(decision.category, place.lat, place.lon)

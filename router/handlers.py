@@ -128,6 +128,7 @@ async def handle_submitted(
                 status = "duplicate"
                 # The department already has the first report; this one follows it, with no deadline.
                 extra.pop("sla", None)
+                extra.pop("sla_slot", None)
                 extra.pop("dup_cell", None)
                 extra.update(
                     department=match.department,

@@ -6,6 +6,14 @@ update on the record (only one worker, before or after a restart, can win it), t
 an id derived from the complaint and its due time, then marked sent. A claim whose worker died
 before the publish is published again, with the same id, after ``reclaim_after``; consumers drop the
 repeat by its id.
+
+Which records the scan reads: each record also carries ``sla_slot``, the hour (UTC) of its next
+deadline still to be announced, and the scan asks for the hours from the oldest one not finished
+(kept in ``sla_scan``) to the current one, one equality query each. FerretDB v1 serves an equality on
+an indexed field from the index but answers a range (``sla.due_at <= now``) by reading and decoding
+the whole collection: 7.8 s of its CPU per scan at 20,000 complaints, every 30 s, growing with every
+complaint ever made. A worker's first scan reads the collection once: it gives ``sla_slot`` to the
+records that lack it (decided by an older version) and starts from the oldest hour found.
 """
 
 from __future__ import annotations
@@ -109,6 +117,67 @@ def _payload(doc: Doc, stage: Stage, now: datetime) -> SlaEvent:
     )
 
 
+CURSOR = "sla_scan"  # {_id: "cursor", slot}: the oldest hour that may hold a deadline to announce
+
+
+def slot(at: datetime) -> str:
+    """The hour ``at`` falls in (UTC), as the records' ``sla_slot`` names it."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H")
+
+
+def _sent(sla: Doc, stage: Stage) -> bool:
+    return bool(sla.get(stage, {}).get("sent"))
+
+
+def next_slot(doc: Doc) -> str | None:
+    """The hour of ``doc``'s next deadline still to be announced, None when none is left (closed, or
+    the escalation announced). Past its due time the warning is not announced: the escalation says it."""
+    sla = doc.get("sla")
+    if not sla or doc.get("status") not in OPEN or _sent(sla, "escalation"):
+        return None
+    return slot(sla["due_at"] if _sent(sla, "warning") else sla["warn_at"])
+
+
+def _due(doc: Doc, stage: Stage, now: datetime) -> bool:
+    """What the scan's queries asked before slots: open, its deadline passed, not announced (a claim
+    that was not may be taken over, which :func:`_claim` decides); a warning only before the due time."""
+    sla = doc["sla"]
+    if doc.get("status") not in OPEN or sla[_DEADLINE[stage]] > now or _sent(sla, stage):
+        return False
+    return stage == "escalation" or sla["due_at"] > now
+
+
+async def _place(store: Store, doc: Doc) -> None:
+    """Set ``doc``'s ``sla_slot`` to its next deadline's hour (or remove it), if that changed."""
+    wanted = next_slot(doc)
+    if wanted == doc.get("sla_slot"):
+        return
+    update: Doc = {"$set": {"sla_slot": wanted}} if wanted else {"$unset": {"sla_slot": ""}}
+    async with records.writing(store, doc["_id"]):
+        await store.complaints.update_one({"_id": doc["_id"]}, update)
+
+
+async def backfill(store: Store, *, batch: int = 500) -> str | None:
+    """Give every record with deadlines the ``sla_slot`` it should have (an older version wrote none),
+    reading the whole collection once; return the oldest hour a deadline still waits in, None if none."""
+    oldest: str | None = None
+    cursor = store.complaints.find(
+        {"sla": {"$exists": True}}, projection=["status", "sla", "sla_slot"], batch_size=batch
+    )
+    async for doc in cursor:
+        await _place(store, doc)
+        wanted = next_slot(doc)
+        if wanted is not None:
+            oldest = wanted if oldest is None else min(oldest, wanted)
+    return oldest
+
+
+def _hours(first: str, last: str) -> list[str]:
+    start = datetime.strptime(first, "%Y-%m-%dT%H").replace(tzinfo=UTC)
+    end = datetime.strptime(last, "%Y-%m-%dT%H").replace(tzinfo=UTC)
+    return [slot(start + timedelta(hours=n)) for n in range(int((end - start) / timedelta(hours=1)) + 1)]
+
+
 async def scan(
     *,
     store: Store,
@@ -116,40 +185,63 @@ async def scan(
     now: datetime | None = None,
     batch: int = 500,
     reclaim_after: timedelta = timedelta(minutes=2),
+    backfill_first: bool = True,
 ) -> dict[Stage, int]:
-    """Publish the warnings and escalations that are due; returns how many of each this call published."""
+    """Publish the warnings and escalations that are due; returns how many of each this call published.
+
+    With ``backfill_first`` (a worker's first scan) records without ``sla_slot`` get one first.
+    """
     now = records.store_precision(now or datetime.now(UTC))
     published: dict[Stage, int] = {"warning": 0, "escalation": 0}
-    for stage in ("escalation", "warning"):
-        deadline = f"sla.{_DEADLINE[stage]}"
-        field = f"sla.{stage}"
-        query: Doc = {
-            "status": {"$in": sorted(OPEN)},
-            deadline: {"$lte": now},
-            "$or": [{field: {"$exists": False}}, {f"{field}.sent": False}],
-        }
-        if stage == "warning":
-            query["sla.due_at"] = {"$gt": now}  # past its due time the escalation says it all
-        cursor = store.complaints.find(
-            query,
-            projection=["tracking_code", "category", "department", "priority", "sla"],
+    kept = await store.db[CURSOR].find_one({"_id": "cursor"})
+    start: str | None = kept["slot"] if kept else None
+    if backfill_first or start is None:
+        oldest = await backfill(store, batch=batch)
+        start = min(x for x in (start, oldest, slot(now)) if x is not None)
+    unfinished: str | None = None
+    for hour in _hours(min(start, slot(now)), slot(now)):
+        docs = await store.complaints.find(
+            {"sla_slot": hour},
+            projection=["tracking_code", "category", "department", "priority", "status", "sla", "sla_slot"],
             limit=batch,
-        )
-        for doc in await cursor.to_list(None):
-            if not await _claim(store, doc, stage, now, reclaim_after):
-                continue
-            payload = _payload(doc, stage, now)
-            event = new_event(
-                payload,
-                subject=doc["_id"],
-                source=SOURCE,
-                event_id=event_id(doc["_id"], stage, doc["sla"]["due_at"]),
-                time=now,
-            )
-            await publisher.publish(topics.EVENTS, event)
-            async with records.writing(store, doc["_id"]):
-                await store.complaints.update_one({"_id": doc["_id"]}, {"$set": {f"{field}.sent": True}})
-            (SLA_BREACHES if stage == "escalation" else SLA_WARNINGS).labels(doc["department"]).inc()
-            published[stage] += 1
-            log.info("sla %s published", stage, extra={"complaint_id": doc["_id"]})
+        ).to_list(None)
+        for doc in docs:
+            for stage in ("escalation", "warning"):
+                if _due(doc, stage, now) and await _announce(
+                    store, publisher, doc, stage, now, reclaim_after
+                ):
+                    published[stage] += 1
+            await _place(store, doc)
+            if unfinished is None and next_slot(doc) == hour:
+                unfinished = hour  # not due yet, or claimed by a worker that may still announce it
+        if unfinished is None and len(docs) == batch:
+            unfinished = hour  # more than one batch in this hour: the rest next time
+    await store.db[CURSOR].update_one(
+        {"_id": "cursor"}, {"$set": {"slot": unfinished or slot(now)}}, upsert=True
+    )
     return published
+
+
+async def _announce(
+    store: Store, publisher: Publisher, doc: Doc, stage: Stage, now: datetime, reclaim_after: timedelta
+) -> bool:
+    """Claim, publish and mark sent ``stage`` of ``doc`` (updating ``doc`` as the record now is);
+    False if another worker holds the claim or announced it."""
+    if not await _claim(store, doc, stage, now, reclaim_after):
+        return False
+    payload = _payload(doc, stage, now)
+    event = new_event(
+        payload,
+        subject=doc["_id"],
+        source=SOURCE,
+        event_id=event_id(doc["_id"], stage, doc["sla"]["due_at"]),
+        time=now,
+    )
+    await publisher.publish(topics.EVENTS, event)
+    field = f"sla.{stage}"
+    async with records.writing(store, doc["_id"]):
+        await store.complaints.update_one({"_id": doc["_id"]}, {"$set": {f"{field}.sent": True}})
+    doc["sla"][stage] = {"claimed_at": now, "sent": True}
+    (SLA_BREACHES if stage == "escalation" else SLA_WARNINGS).labels(doc["department"]).inc()
+    log.info("sla %s published", stage, extra={"complaint_id": doc["_id"]})
+    return True

@@ -114,11 +114,10 @@ class Store:
         # Open311 reads requests by submission time and updates by the time of each timeline entry.
         await self.complaints.create_index([("created_at", ASCENDING)], name="by_created_at")
         await self.complaints.create_index([("timeline.at", ASCENDING)], name="by_update_time")
-        # The router looks for duplicates by grid cell (category and place) and scans for SLA
-        # warnings and escalations by their times (router/duplicates.py, router/sla.py).
+        # The router looks for duplicates by grid cell (category and place) and for SLA warnings and
+        # escalations by the hour of their deadline (router/duplicates.py, router/sla.py).
         await self.complaints.create_index([("dup_cell", ASCENDING)], name="dup_cell")
-        await self.complaints.create_index([("sla.warn_at", ASCENDING)], name="sla_warn_at")
-        await self.complaints.create_index([("sla.due_at", ASCENDING)], name="sla_due_at")
+        await self.complaints.create_index([("sla_slot", ASCENDING)], name="sla_slot")
 
     async def ping(self) -> None:
         """Raise :class:`DependencyUnavailable` unless the server answers."""

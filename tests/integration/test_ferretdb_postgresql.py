@@ -172,7 +172,7 @@ def _assert_index_layout(server: MongoServer) -> None:
             await client.close()
 
     asyncio.run(create(([("state", 1), ("send_at", 1)], "due"), ([("group", 1), ("state", 1)], "by_group")))
-    assert _indexes(server, "outbox") == [
+    both = [
         ("btree", "_id", ""),
         ("btree", "group", "empty"),
         ("btree", "state", "empty"),
@@ -180,6 +180,7 @@ def _assert_index_layout(server: MongoServer) -> None:
         ("gin", "group", ""),
         ("gin", "state", ""),  # one for both indexes; none for send_at
     ]
+    assert _indexes(server, "outbox") == both
     asyncio.run(drop("by_group"))
     assert _indexes(server, "outbox") == [
         ("btree", "_id", ""),
@@ -203,11 +204,4 @@ def _assert_index_layout(server: MongoServer) -> None:
     assert ("btree", "group", "") in _indexes(server, "outbox")
     script = resources.files("pasokh.infra").joinpath("postgres_gin_trigger.sql").read_text()
     server.postgres.psql(script)
-    assert _indexes(server, "outbox") == [
-        ("btree", "_id", ""),
-        ("btree", "group", "empty"),
-        ("btree", "state", "empty"),
-        ("gin", "_id", ""),
-        ("gin", "group", ""),
-        ("gin", "state", ""),
-    ]
+    assert _indexes(server, "outbox") == both

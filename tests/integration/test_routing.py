@@ -210,7 +210,13 @@ async def test_sla_warning_and_escalation_are_published_once_across_restarts(
     now = datetime.now(UTC)
     await store.complaints.update_one(
         {"_id": warned.complaint_id},
-        {"$set": {"sla.warn_at": now - timedelta(minutes=1), "sla.due_at": now + timedelta(hours=1)}},
+        {
+            "$set": {
+                "sla.warn_at": now - timedelta(minutes=1),
+                "sla.due_at": now + timedelta(hours=1),
+                "sla_slot": sla.slot(now - timedelta(minutes=1)),
+            }
+        },
     )
 
     first = await sla.scan(store=store, publisher=publisher)
@@ -259,6 +265,57 @@ async def test_resolved_complaints_are_never_escalated(store: Store, publisher: 
     )
     await store.complaints.update_one({"_id": late.complaint_id}, {"$set": {"status": "resolved"}})
     assert await sla.scan(store=store, publisher=publisher) == {"escalation": 0, "warning": 0}
+
+
+async def test_the_sla_scan_reads_only_the_hours_of_deadlines_still_to_announce(
+    store: Store, publisher: KafkaPublisher
+) -> None:
+    now = datetime.now(UTC)
+    fresh = await route(submitted(LIGHT), store, publisher)
+    doc = await records.find(store, fresh.complaint_id)
+    assert doc is not None and doc["sla_slot"] == sla.slot(doc["sla"]["warn_at"]) > sla.slot(now)
+
+    # A record decided by an older version (no sla_slot), its deadlines long passed: the worker's
+    # first scan gives it one and announces it.
+    old = await route(submitted(LIGHT), store, publisher, clock=lambda: now - timedelta(days=30))
+    await store.complaints.update_one({"_id": old.complaint_id}, {"$unset": {"sla_slot": ""}})
+    assert await sla.scan(store=store, publisher=publisher) == {"escalation": 1, "warning": 0}
+    done = await records.find(store, old.complaint_id)
+    assert done is not None and "sla_slot" not in done  # nothing left to announce
+    cursor = await store.db[sla.CURSOR].find_one({"_id": "cursor"})
+    assert cursor is not None and cursor["slot"] == sla.slot(now)  # nothing older waits
+
+    # Later scans start at that hour: a record put in an older hour behind their back is not read
+    # (they do not read the collection), until a worker's first scan finds it again.
+    behind = await route(submitted(LIGHT), store, publisher, clock=lambda: now - timedelta(days=30))
+    assert await sla.scan(store=store, publisher=publisher, backfill_first=False) == {
+        "escalation": 0,
+        "warning": 0,
+    }
+    assert await sla.scan(store=store, publisher=publisher) == {"escalation": 1, "warning": 0}
+    [escalated] = await store.complaints.find({"_id": behind.complaint_id}).to_list()
+    assert escalated["sla"]["escalation"]["sent"] is True
+
+    # A deadline later in the current hour keeps the scan on that hour until it is announced.
+    base = now.replace(minute=10, second=0, microsecond=0)  # the scans below run at this hour's :10
+    soon = base + timedelta(minutes=1)
+    await store.complaints.update_one(
+        {"_id": fresh.complaint_id},
+        {"$set": {"sla.warn_at": soon, "sla.due_at": soon + timedelta(hours=5), "sla_slot": sla.slot(soon)}},
+    )
+    assert await sla.scan(store=store, publisher=publisher, now=base, backfill_first=False) == {
+        "escalation": 0,
+        "warning": 0,
+    }
+    cursor = await store.db[sla.CURSOR].find_one({"_id": "cursor"})
+    assert cursor is not None and cursor["slot"] == sla.slot(soon)
+    later = soon + timedelta(seconds=1)
+    assert await sla.scan(store=store, publisher=publisher, now=later, backfill_first=False) == {
+        "escalation": 0,
+        "warning": 1,
+    }
+    warned = await records.find(store, fresh.complaint_id)
+    assert warned is not None and warned["sla_slot"] == sla.slot(soon + timedelta(hours=5))
 
 
 async def test_staff_unlink_a_duplicate_through_the_api(
