@@ -187,6 +187,10 @@ class PostgresServer:
                 f"unix_socket_directories={cluster if _socket_fits(cluster) else ''}",
                 "-c",
                 "shared_buffers=128MB",
+                # FerretDB's statements take the field name as a parameter (_jsonb->$1 @> $2): a
+                # cached generic plan cannot use the GIN index of any field and reads the table.
+                "-c",
+                "plan_cache_mode=force_custom_plan",
                 "-c",
                 f"max_connections={MAX_CONNECTIONS}",
             ],

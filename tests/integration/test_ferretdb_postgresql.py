@@ -205,3 +205,35 @@ def _assert_index_layout(server: MongoServer) -> None:
     script = resources.files("pasokh.infra").joinpath("postgres_gin_trigger.sql").read_text()
     server.postgres.psql(script)
     assert _indexes(server, "outbox") == both
+
+
+def test_lookups_by_an_indexed_field_stay_on_its_index_as_a_collection_grows(server: MongoServer) -> None:
+    # FerretDB's prepared statements name the field by a parameter; a cached generic plan would read
+    # the whole table on every later lookup (plan_cache_mode=force_custom_plan, docs/infrastructure.md).
+    assert server.postgres is not None
+
+    async def exercise() -> None:
+        client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(server.uri, maxPoolSize=1)
+        try:
+            outbox = client["pasokh_pg"]["grows"]
+            await outbox.create_index("recipient")
+            await outbox.insert_many([{"recipient": f"r{n}"} for n in range(3)])
+            for n in range(20):  # while the table is small: what a generic plan would be chosen on
+                await outbox.find_one({"recipient": f"r{n % 3}"})
+            await outbox.insert_many([{"recipient": f"r{n}"} for n in range(3, 3000)])
+            for n in range(50):
+                assert await outbox.find_one({"recipient": f"r{n}"}) is not None
+            # A backend publishes its statistics at the end of a transaction, at most once a second.
+            await asyncio.sleep(1.2)
+            await outbox.find_one({"recipient": "r1"})
+            await asyncio.sleep(0.3)
+        finally:
+            await client.close()
+
+    asyncio.run(exercise())
+    rows = server.postgres.psql(
+        "SELECT coalesce(sum(seq_tup_read), 0) FROM pg_stat_user_tables "
+        "WHERE schemaname = 'pasokh_pg' AND relname LIKE 'grows%'"
+    )
+    # The first lookups read the 3-row table whole (the cheapest plan for it); none of the 3,000 rows.
+    assert int(rows) < 3000, f"{rows} rows read by sequential scans"
