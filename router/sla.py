@@ -203,8 +203,8 @@ async def scan(
         docs = await store.complaints.find(
             {"sla_slot": hour},
             projection=["tracking_code", "category", "department", "priority", "status", "sla", "sla_slot"],
-            limit=batch,
-        ).to_list(None)
+            batch_size=batch,
+        ).to_list(None)  # every record of the hour: those due later in it must not hide the others
         for doc in docs:
             for stage in ("escalation", "warning"):
                 if _due(doc, stage, now) and await _announce(
@@ -214,8 +214,6 @@ async def scan(
             await _place(store, doc)
             if unfinished is None and next_slot(doc) == hour:
                 unfinished = hour  # not due yet, or claimed by a worker that may still announce it
-        if unfinished is None and len(docs) == batch:
-            unfinished = hour  # more than one batch in this hour: the rest next time
     await store.db[CURSOR].update_one(
         {"_id": "cursor"}, {"$set": {"slot": unfinished or slot(now)}}, upsert=True
     )
