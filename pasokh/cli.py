@@ -267,7 +267,8 @@ def bench_classify(data: Path | None, rounds: int, model_dir: Path | None, batch
 @click.option("--json", "as_json", is_flag=True, help="Also print the figures as one JSON line.")
 def bench_router(n: int, timeout: float, received: bool, as_json: bool) -> None:
     """Complaints decided per second by one router worker draining a filled topic, with its MongoDB
-    round trips and written documents per complaint and the time in each step of its batches."""
+    round trips and written documents per complaint, the CPU each process spent per complaint (and
+    the rate the machine's cores allow at that cost) and the time in each step of its batches."""
     from pasokh.bench.router import main as run
 
     run(n=n, timeout=timeout, received=received, as_json=as_json)
