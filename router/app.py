@@ -21,6 +21,7 @@ from services.contracts import topics
 from services.contracts.actions import ComplaintReassigned, ComplaintReopened
 from services.contracts.complaints import ComplaintRouted, ComplaintStatusUpdated, ComplaintTriageNeeded
 from services.contracts.envelope import Envelope, from_kafka
+from services.contracts.notifications import NotificationDelivered, NotificationFailed, NotificationSent
 from services.contracts.routing import ComplaintDuplicateLinked, ComplaintDuplicateUnlinked
 from services.errors import InvalidEvent
 from services.worker import (
@@ -49,6 +50,10 @@ def booked_when_decided(envelope: Envelope) -> bool:
     them back."""
     return envelope.source == SOURCE and envelope.type in DECISION_TYPES
 
+
+# Reports on an SMS (the notifier's, the provider's delivery reports): they change no complaint record,
+# so there is no inbox entry to bring in line and nothing to count. Two or three per complaint.
+SMS_REPORTS = frozenset({NotificationSent.TYPE, NotificationFailed.TYPE, NotificationDelivered.TYPE})
 
 # Changes after which a complaint may be open in a cell the duplicate cache does not know it in.
 REOPENING_TYPES = frozenset({ComplaintReopened.TYPE, ComplaintDuplicateUnlinked.TYPE})
@@ -242,6 +247,8 @@ def create_router_app(router: Router) -> faust.App:
                 changes(nearby, envelope)
 
     async def _apply(envelope: Envelope) -> None:
+        if envelope.type in SMS_REPORTS:
+            return
         if envelope.type in actions.MODELS:
             await actions.apply_action(envelope, store=router.store)
             if envelope.type == ComplaintReassigned.TYPE:  # staff's correction: a training example

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from faust.types import TP
 
-from router.app import booked_when_decided, changes
+from router.app import SMS_REPORTS, booked_when_decided, changes
 from router.duplicates import NearbyCache
 from router.handlers import SOURCE
 from services.contracts import topics
@@ -85,3 +85,18 @@ def test_a_worker_is_alone_only_while_it_holds_every_partition_of_both_topics() 
     assert not holds_everything(set(), counts.get, both)
     # The notifier asks about the complaint events alone.
     assert holds_everything(everything - {TP(topics.SUBMITTED, 0)}, counts.get, (topics.EVENTS,))
+
+
+def test_every_report_on_an_sms_is_left_out_of_the_complaint_bookkeeping() -> None:
+    # They change no complaint record: the events agent neither re-syncs the inbox nor counts them
+    # (two or three per complaint, each a record read and an inbox write before).
+    from services.contracts import notifications
+    from services.contracts.envelope import EventPayload
+
+    kinds = {
+        model.TYPE
+        for model in vars(notifications).values()
+        if isinstance(model, type) and issubclass(model, EventPayload) and model is not EventPayload
+    }
+    assert kinds and all(kind.startswith("org.pasokh.notification.") for kind in kinds)
+    assert kinds == SMS_REPORTS
