@@ -135,7 +135,7 @@ class Rollups:
         ops = [UpdateOne({"_id": rollup}, {"$inc": dict(inc)}) for rollup, inc in totals.items()]
         # Each rollup once in these commands; the lock keeps this process's other increments of the
         # same rollups (services/stats.py) from landing side by side: FerretDB v1 would lose some.
-        async with store.lock(stats.COLLECTION):
+        async with store.serial(stats.COLLECTION):
             result = await bulk_write(collection, ops)
         if result.matched_count != len(ops):
             # Only if someone removed rollups while this worker ran: those increments are lost.

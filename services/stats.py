@@ -166,7 +166,7 @@ async def add(store: Store, keys: Iterable[Doc], inc: Mapping[str, int]) -> None
         if any(e.get("code") != records.DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
             raise
     ops = [UpdateOne({"_id": key["_id"]}, {"$inc": dict(inc)}) for key in keys]
-    async with store.lock(COLLECTION):  # side by side, FerretDB v1 loses increments (Store.lock)
+    async with store.serial(COLLECTION):  # side by side, FerretDB v1 loses increments (Store.serial)
         await store.db[COLLECTION].bulk_write(ops, ordered=False)
 
 

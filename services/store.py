@@ -28,28 +28,16 @@ class Store:
     def __init__(self, client: AsyncMongoClient[Doc], database: str) -> None:
         self.client = client
         self.db: AsyncDatabase[Doc] = client[database]
-        self._locks: dict[str, asyncio.Lock] = {}
         self._serial: dict[str, tuple[asyncio.Lock, list[int]]] = {}
-
-    def lock(self, name: str) -> asyncio.Lock:
-        """This process's lock ``name``, for writes the server may not apply atomically side by side.
-
-        FerretDB v1 applies an update as a read, then a write of the whole document, so two commands
-        that ``$inc`` one document at once can lose one increment (measured: 2,000 concurrent ``$inc``
-        of one document added 797; docs/infrastructure.md). MongoDB applies each atomically. Writers of
-        shared counters hold the lock around their ``$inc``; it cannot order other processes' writes.
-        """
-        found = self._locks.get(name)
-        if found is None:
-            found = self._locks[name] = asyncio.Lock()
-        return found
 
     @asynccontextmanager
     async def serial(self, key: str) -> AsyncIterator[None]:
-        """Hold this process's lock for ``key`` (e.g. one complaint's record): writes of one document
-        from different tasks go one after the other, so that FerretDB v1 (read, then write the whole
-        document) loses none of them. Unlike :meth:`lock` it is forgotten once nobody holds or awaits
-        it, so keys may be as many as documents. It cannot order other processes' writes."""
+        """Hold this process's lock for ``key`` (one record, or the shared rollups): writes of one
+        document from different tasks go one after the other. FerretDB v1 applies an update as a read,
+        then a write of the whole document, so two at once can lose one (measured: 2,000 concurrent
+        ``$inc`` of one document added 797; docs/infrastructure.md); MongoDB applies each atomically.
+        The lock is forgotten once nobody holds or awaits it, so keys may be as many as documents. It
+        cannot order other processes' writes."""
         entry = self._serial.get(key)
         if entry is None:
             entry = self._serial[key] = (asyncio.Lock(), [0])

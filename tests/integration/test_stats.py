@@ -140,7 +140,7 @@ async def test_a_triaged_complaint_reassigned_by_staff_counts_under_its_new_cate
 
 async def test_concurrent_increments_of_one_rollup_are_all_kept(store: Store) -> None:
     # FerretDB v1 applies an update as a read then a write: without the store's lock, 200 concurrent
-    # increments of one rollup kept fewer than half (Store.lock).
+    # increments of one rollup kept fewer than half (Store.serial).
     keys = stats.rollup_keys(datetime.now(UTC).date(), "lighting", "lighting", "3")
     await asyncio.gather(*(stats.add(store, keys, stats.increments(submitted=1)) for _ in range(200)))
     for key in keys:
